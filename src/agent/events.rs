@@ -1,0 +1,77 @@
+//! Events the agent core emits. Front ends render them; `--json` prints each
+//! as one line, so this enum *is* the documented JSONL schema (see README).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::engine::Usage;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The model answered without calling a tool.
+    Completed,
+    /// `--max-turns` turns ran and the model still wanted to call tools.
+    MaxTurns,
+    /// The engine failed; the run cannot continue.
+    ModelError,
+    /// The user cancelled the run.
+    Interrupted,
+}
+
+/// One thing that happened in the agent core.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        model: String,
+        workspace: String,
+        task: String,
+        max_turns: u32,
+    },
+    TurnStarted {
+        turn: u32,
+    },
+    Reasoning {
+        turn: u32,
+        delta: String,
+    },
+    Text {
+        turn: u32,
+        delta: String,
+    },
+    ToolCallStarted {
+        turn: u32,
+        id: String,
+        name: String,
+        arguments: Map<String, Value>,
+    },
+    ToolCallFinished {
+        turn: u32,
+        id: String,
+        name: String,
+        ok: bool,
+        /// One line for progress displays.
+        summary: String,
+        /// The full result the model sees.
+        output: String,
+    },
+    TurnFinished {
+        turn: u32,
+        tool_calls: usize,
+        usage: Usage,
+    },
+    RunFinished {
+        status: RunStatus,
+        turns: u32,
+        /// The final answer (the text of the last turn) when completed.
+        answer: Option<String>,
+        error: Option<String>,
+        usage: Usage,
+    },
+    /// An operation the core could not take (e.g. a submit while busy).
+    Warning {
+        message: String,
+    },
+}

@@ -1,0 +1,132 @@
+//! The agent core: takes [`Op`]s, runs the tool-calling loop on a [`Model`],
+//! and emits [`Event`]s. The headless runner and the TUI drive this same core.
+
+mod events;
+mod ops;
+mod run;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::conversation::Message;
+use crate::engine::Model;
+use crate::tools::ToolRegistry;
+use crate::workspace::Workspace;
+
+pub use events::{Event, RunStatus};
+pub use ops::Op;
+use run::Session;
+
+/// Default for `--max-turns`.
+pub const DEFAULT_MAX_TURNS: u32 = 50;
+
+/// Everything a session needs.
+pub struct AgentConfig {
+    pub model: Arc<dyn Model>,
+    pub tools: Arc<ToolRegistry>,
+    pub workspace: Workspace,
+    /// The filled-in system prompt; empty for none.
+    pub system_prompt: String,
+    pub max_turns: u32,
+    /// Whether the model reasons before answering.
+    pub thinking: bool,
+}
+
+/// A running agent core: send ops, receive events.
+pub struct AgentHandle {
+    ops: UnboundedSender<Op>,
+    events: UnboundedReceiver<Event>,
+    task: JoinHandle<Vec<Message>>,
+}
+
+/// Starts an agent core on the current tokio runtime.
+pub fn spawn(config: AgentConfig) -> AgentHandle {
+    let (ops_tx, ops_rx) = unbounded_channel();
+    let (events_tx, events_rx) = unbounded_channel();
+    let task = tokio::spawn(serve(config, ops_rx, events_tx));
+    AgentHandle {
+        ops: ops_tx,
+        events: events_rx,
+        task,
+    }
+}
+
+impl AgentHandle {
+    /// Sends an op; returns false when the core has already stopped.
+    pub fn send(&self, op: Op) -> bool {
+        self.ops.send(op).is_ok()
+    }
+
+    pub fn submit(&self, text: impl Into<String>) -> bool {
+        self.send(Op::Submit { text: text.into() })
+    }
+
+    pub fn cancel(&self) -> bool {
+        self.send(Op::Cancel)
+    }
+
+    /// A sender for ops that can live elsewhere (a signal handler, say).
+    pub fn op_sender(&self) -> UnboundedSender<Op> {
+        self.ops.clone()
+    }
+
+    /// The next event; `None` once the core has stopped and all events were read.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// Stops the core (cancelling any run) and returns the conversation.
+    pub async fn shutdown(self) -> Vec<Message> {
+        let _ = self.ops.send(Op::Shutdown);
+        drop(self.events);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// The core's main loop: one run at a time, while still listening for ops so
+/// that a cancel reaches a run in progress.
+async fn serve(
+    config: AgentConfig,
+    mut ops: UnboundedReceiver<Op>,
+    events: UnboundedSender<Event>,
+) -> Vec<Message> {
+    let mut session = Session::new(config, events.clone());
+    while let Some(op) = ops.recv().await {
+        match op {
+            Op::Submit { text } => {
+                let cancel = CancellationToken::new();
+                let mut stopping = false;
+                {
+                    let run = session.run(text, cancel.clone());
+                    tokio::pin!(run);
+                    loop {
+                        tokio::select! {
+                            _ = &mut run => break,
+                            op = ops.recv(), if !stopping => match op {
+                                Some(Op::Cancel) => cancel.cancel(),
+                                Some(Op::Submit { .. }) => {
+                                    let _ = events.send(Event::Warning {
+                                        message: "a run is in progress; wait for it or cancel it before sending another message".into(),
+                                    });
+                                }
+                                Some(Op::Shutdown) | None => {
+                                    cancel.cancel();
+                                    stopping = true;
+                                }
+                            },
+                        }
+                    }
+                }
+                if stopping {
+                    break;
+                }
+            }
+            Op::Cancel => {}
+            Op::Shutdown => break,
+        }
+    }
+    session.into_messages()
+}

@@ -1,0 +1,12 @@
+//! Operations front ends send to the agent core.
+
+/// What a front end asks of the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Start a run with this user message, continuing the conversation.
+    Submit { text: String },
+    /// Cancel the run in progress (no-op when idle).
+    Cancel,
+    /// Cancel anything in progress and stop the core.
+    Shutdown,
+}

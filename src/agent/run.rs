@@ -1,0 +1,263 @@
+//! One run of the tool-calling loop: model turn, the turn's tool calls in
+//! order, results appended, next turn, until the model answers without a call.
+
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::{AgentConfig, Event, RunStatus};
+use crate::conversation::{Message, ToolCall};
+use crate::engine::{ModelEvent, TurnRequest, Usage};
+use crate::glm::ParsedToolCall;
+use crate::tools::{ToolContext, ToolOutcome};
+
+/// What one model turn produced.
+#[derive(Default)]
+struct TurnOutput {
+    reasoning: String,
+    text: String,
+    calls: Vec<ParsedToolCall>,
+    usage: Usage,
+}
+
+/// How streaming a model turn ended.
+enum TurnEnd {
+    Done(TurnOutput),
+    Cancelled(TurnOutput),
+    Failed(String),
+}
+
+/// The conversation and what a run needs to extend it.
+pub(super) struct Session {
+    config: AgentConfig,
+    messages: Vec<Message>,
+    next_call_id: u64,
+    events: UnboundedSender<Event>,
+}
+
+impl Session {
+    pub(super) fn new(config: AgentConfig, events: UnboundedSender<Event>) -> Self {
+        Session {
+            config,
+            messages: Vec::new(),
+            next_call_id: 1,
+            events,
+        }
+    }
+
+    pub(super) fn into_messages(self) -> Vec<Message> {
+        self.messages
+    }
+
+    fn emit(&self, event: Event) {
+        // A front end that went away cannot be told anything; the run still
+        // finishes so the conversation stays consistent.
+        let _ = self.events.send(event);
+    }
+
+    fn finish(
+        &self,
+        status: RunStatus,
+        turns: u32,
+        answer: Option<String>,
+        error: Option<String>,
+        usage: Usage,
+    ) -> RunStatus {
+        self.emit(Event::RunFinished {
+            status,
+            turns,
+            answer,
+            error,
+            usage,
+        });
+        status
+    }
+
+    /// Runs `task` to a final answer, the turn limit, an engine error or
+    /// cancellation, and reports which.
+    pub(super) async fn run(&mut self, task: String, cancel: CancellationToken) -> RunStatus {
+        if self.messages.is_empty() && !self.config.system_prompt.is_empty() {
+            self.messages
+                .push(Message::system(self.config.system_prompt.clone()));
+        }
+        self.messages.push(Message::user(task.clone()));
+        self.emit(Event::RunStarted {
+            model: self.config.model.describe(),
+            workspace: self.config.workspace.root().display().to_string(),
+            task,
+            max_turns: self.config.max_turns,
+        });
+
+        let mut total = Usage {
+            prompt_tokens: Some(0),
+            completion_tokens: Some(0),
+        };
+        for turn in 1..=self.config.max_turns {
+            self.emit(Event::TurnStarted { turn });
+            let output = match self.stream_turn(turn, &cancel).await {
+                TurnEnd::Done(output) => output,
+                TurnEnd::Cancelled(partial) => {
+                    total.accumulate(partial.usage);
+                    self.record_partial_turn(partial);
+                    return self.finish(RunStatus::Interrupted, turn, None, None, total);
+                }
+                TurnEnd::Failed(error) => {
+                    return self.finish(RunStatus::ModelError, turn, None, Some(error), total);
+                }
+            };
+            total.accumulate(output.usage);
+            let usage = output.usage;
+            let calls = self.record_turn(output);
+
+            if calls.is_empty() {
+                self.emit(Event::TurnFinished {
+                    turn,
+                    tool_calls: 0,
+                    usage,
+                });
+                let answer = match self.messages.last() {
+                    Some(Message::Assistant { content, .. }) => content.clone(),
+                    _ => String::new(),
+                };
+                return self.finish(RunStatus::Completed, turn, Some(answer), None, total);
+            }
+
+            for call in &calls {
+                self.run_tool_call(turn, call, &cancel).await;
+            }
+            self.emit(Event::TurnFinished {
+                turn,
+                tool_calls: calls.len(),
+                usage,
+            });
+            if cancel.is_cancelled() {
+                return self.finish(RunStatus::Interrupted, turn, None, None, total);
+            }
+        }
+        let error = format!(
+            "reached the limit of {} turns before a final answer; raise --max-turns or narrow the task",
+            self.config.max_turns
+        );
+        self.finish(
+            RunStatus::MaxTurns,
+            self.config.max_turns,
+            None,
+            Some(error),
+            total,
+        )
+    }
+
+    /// Streams one model turn, forwarding deltas as events.
+    async fn stream_turn(&self, turn: u32, cancel: &CancellationToken) -> TurnEnd {
+        let request = TurnRequest {
+            messages: self.messages.clone(),
+            tools: self.config.tools.specs(),
+            thinking: self.config.thinking,
+        };
+        let mut stream = self.config.model.stream_turn(request);
+        let mut output = TurnOutput::default();
+        loop {
+            let item = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return TurnEnd::Cancelled(output),
+                item = stream.next() => item,
+            };
+            match item {
+                None => return TurnEnd::Done(output),
+                Some(Err(error)) => return TurnEnd::Failed(error.to_string()),
+                Some(Ok(ModelEvent::ReasoningDelta(delta))) => {
+                    output.reasoning.push_str(&delta);
+                    self.emit(Event::Reasoning { turn, delta });
+                }
+                Some(Ok(ModelEvent::TextDelta(delta))) => {
+                    output.text.push_str(&delta);
+                    self.emit(Event::Text { turn, delta });
+                }
+                Some(Ok(ModelEvent::ToolCall(call))) => output.calls.push(call),
+                Some(Ok(ModelEvent::Usage(usage))) => output.usage = usage,
+            }
+        }
+    }
+
+    /// Appends the assistant turn, giving each call an id, and returns the calls.
+    fn record_turn(&mut self, output: TurnOutput) -> Vec<ToolCall> {
+        let calls: Vec<ToolCall> = output
+            .calls
+            .into_iter()
+            .map(|call| {
+                let id = format!("call_{}", self.next_call_id);
+                self.next_call_id += 1;
+                ToolCall::new(id, call.name, call.arguments)
+            })
+            .collect();
+        self.messages.push(Message::Assistant {
+            content: output.text,
+            reasoning_content: non_empty(output.reasoning),
+            tool_calls: calls.clone(),
+        });
+        calls
+    }
+
+    /// Keeps what a cancelled turn had said, without its (unrun) tool calls,
+    /// so the conversation can continue from where the user stopped it.
+    fn record_partial_turn(&mut self, partial: TurnOutput) {
+        if partial.reasoning.is_empty() && partial.text.is_empty() {
+            return;
+        }
+        self.messages.push(Message::Assistant {
+            content: partial.text,
+            reasoning_content: non_empty(partial.reasoning),
+            tool_calls: Vec::new(),
+        });
+    }
+
+    /// Runs one tool call and appends its result. Every call gets a result,
+    /// even when cancelled, so the conversation stays well-formed.
+    async fn run_tool_call(&mut self, turn: u32, call: &ToolCall, cancel: &CancellationToken) {
+        let name = call.function.name.clone();
+        self.emit(Event::ToolCallStarted {
+            turn,
+            id: call.id.clone(),
+            name: name.clone(),
+            arguments: call.function.arguments.clone(),
+        });
+        let outcome = if cancel.is_cancelled() {
+            cancelled_outcome()
+        } else {
+            let context = ToolContext {
+                workspace: self.config.workspace.clone(),
+                cancel: cancel.child_token(),
+            };
+            let tools = self.config.tools.clone();
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => cancelled_outcome(),
+                outcome = tools.call(&name, &call.function.arguments, &context) => outcome,
+            }
+        };
+        self.messages.push(Message::tool_result(
+            call.id.clone(),
+            outcome.content.clone(),
+        ));
+        self.emit(Event::ToolCallFinished {
+            turn,
+            id: call.id.clone(),
+            name,
+            ok: outcome.ok,
+            summary: outcome.summary,
+            output: outcome.content,
+        });
+    }
+}
+
+fn cancelled_outcome() -> ToolOutcome {
+    ToolOutcome {
+        ok: false,
+        content: "Cancelled by the user before it finished.".into(),
+        summary: "cancelled".into(),
+    }
+}
+
+fn non_empty(text: String) -> Option<String> {
+    if text.is_empty() { None } else { Some(text) }
+}

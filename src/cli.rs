@@ -1,0 +1,79 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::agent::DEFAULT_MAX_TURNS;
+
+/// glint: a terminal coding agent running GLM-4.7-Flash in-process.
+#[derive(Debug, Parser)]
+#[command(name = "glint", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run this task headless and exit ("-" reads the task from stdin).
+    #[arg(long, value_name = "TEXT")]
+    pub task: Option<String>,
+
+    /// The model: a Hugging Face id, a local directory or .gguf file, or
+    /// script:FILE to replay a scripted model.
+    #[arg(long, env = "GLINT_MODEL", default_value = "zai-org/GLM-4.7-Flash")]
+    pub model: String,
+
+    /// Workspace root (default: the current directory). Tools never read or
+    /// write outside it.
+    #[arg(long = "cd", value_name = "DIR")]
+    pub cd: Option<PathBuf>,
+
+    /// Stop after this many model turns without a final answer.
+    #[arg(long, default_value_t = DEFAULT_MAX_TURNS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_turns: u32,
+
+    /// Print one JSON event per line on stdout (schema in README.md).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show the model's reasoning on stderr.
+    #[arg(long)]
+    pub show_reasoning: bool,
+
+    /// Ask the model to answer without reasoning first.
+    #[arg(long)]
+    pub no_thinking: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// See exactly what a model is fed and what glint makes of its output.
+    #[command(subcommand)]
+    Protocol(ProtocolCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProtocolCommand {
+    /// Render a conversation (the golden files' JSON shape) to GLM's prompt text.
+    Render {
+        /// JSON file: {"flags": {...}, "tools": [...], "messages": [...]} ("-" for stdin).
+        file: PathBuf,
+    },
+    /// Parse raw GLM output from stdin into reasoning, content and tool calls (JSON).
+    Parse {
+        /// JSON array of tools in the golden files' shape (default: glint's own tools).
+        #[arg(long, value_name = "FILE")]
+        tools: Option<PathBuf>,
+        /// The prompt ended with thinking off, so output starts as text.
+        #[arg(long)]
+        no_thinking: bool,
+        /// Treat the input as a stream cut short: print only what was emitted so far.
+        #[arg(long)]
+        partial: bool,
+    },
+}

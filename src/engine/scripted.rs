@@ -1,0 +1,172 @@
+//! The scripted model: replays raw GLM output from a file, for tests and for
+//! reproducing a session without a GPU.
+//!
+//! `--model script:PATH`, PATH a JSON file `{"completions": ["RAW", ...],
+//! "seed": 7}`. The n-th model call streams the n-th string as if the model
+//! had generated it after the generation prompt (so with thinking on it starts
+//! inside `<think>`), cut into small chunks at seeded, varying boundaries so
+//! that the parser sees tags split the way a real token stream splits them.
+//! `"chunk_delay_ms"` paces the stream like a real model's decode speed (for
+//! cancellation tests and UI streaming).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream, Usage};
+
+/// Chunk lengths, in characters, are drawn from this range: short enough that
+/// most tags are split, long enough to look like multi-character tokens.
+const MAX_CHUNK_CHARS: usize = 6;
+const DEFAULT_SEED: u64 = 0x6c69_6e74;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptFile {
+    completions: Vec<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    chunk_delay_ms: u64,
+}
+
+/// Why a script could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("cannot read the model script {path}: {source}; check the path after `script:`")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the model script {path} is not valid: {source}; it must be a JSON object {{\"completions\": [\"RAW\", ...]}}"
+    )]
+    Invalid {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Replays a fixed list of raw completions, one per model call.
+pub struct ScriptedModel {
+    label: String,
+    completions: Vec<String>,
+    seed: u64,
+    calls: AtomicUsize,
+    prompts: Mutex<Vec<String>>,
+    chunk_delay: Duration,
+}
+
+impl ScriptedModel {
+    pub fn load(path: &Path) -> Result<Self, ScriptError> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+            path: label.clone(),
+            source,
+        })?;
+        let file: ScriptFile =
+            serde_json::from_str(&text).map_err(|source| ScriptError::Invalid {
+                path: label.clone(),
+                source,
+            })?;
+        Ok(
+            Self::new(label, file.completions, file.seed.unwrap_or(DEFAULT_SEED))
+                .with_chunk_delay(Duration::from_millis(file.chunk_delay_ms)),
+        )
+    }
+
+    pub fn new(label: impl Into<String>, completions: Vec<String>, seed: u64) -> Self {
+        ScriptedModel {
+            label: label.into(),
+            completions,
+            seed,
+            calls: AtomicUsize::new(0),
+            prompts: Mutex::new(Vec::new()),
+            chunk_delay: Duration::ZERO,
+        }
+    }
+
+    /// Waits this long before each chunk, like a model decoding tokens.
+    pub fn with_chunk_delay(mut self, delay: Duration) -> Self {
+        self.chunk_delay = delay;
+        self
+    }
+
+    /// Every prompt this model has been sent, in order: what a real model
+    /// would have been fed.
+    pub fn prompts(&self) -> Vec<String> {
+        match self.prompts.lock() {
+            Ok(prompts) => prompts.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn record_prompt(&self, prompt: String) {
+        match self.prompts.lock() {
+            Ok(mut prompts) => prompts.push(prompt),
+            Err(poisoned) => poisoned.into_inner().push(prompt),
+        }
+    }
+}
+
+/// Cuts `text` into chunks of 1..=MAX_CHUNK_CHARS characters.
+pub fn seeded_chunks(text: &str, seed: u64) -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut chunks = Vec::new();
+    let mut chars = text.chars().peekable();
+    while chars.peek().is_some() {
+        let len = rng.gen_range(1..=MAX_CHUNK_CHARS);
+        chunks.push(chars.by_ref().take(len).collect());
+    }
+    chunks
+}
+
+impl RawCompletion for ScriptedModel {
+    fn describe(&self) -> String {
+        format!("script:{}", self.label)
+    }
+
+    fn complete(&self, request: RawCompletionRequest) -> RawStream {
+        let index = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.record_prompt(request.prompt);
+        let Some(completion) = self.completions.get(index) else {
+            let error = EngineError::ScriptExhausted {
+                path: self.label.clone(),
+                call: index + 1,
+                available: self.completions.len(),
+            };
+            return stream::iter([Err(error)]).boxed();
+        };
+        let chunks = seeded_chunks(completion, self.seed.wrapping_add(index as u64));
+        // The script has no tokenizer: each streamed chunk stands for one
+        // generated token, and the prompt's size is unknown.
+        let usage = Usage {
+            prompt_tokens: None,
+            completion_tokens: Some(chunks.len() as u64),
+        };
+        let items = chunks
+            .into_iter()
+            .map(|chunk| Ok(RawChunk::Text(chunk)))
+            .chain([Ok(RawChunk::Usage(usage))]);
+        // Pause (or at least yield) between chunks so a consumer can be
+        // cancelled mid-turn, as it can with a real engine.
+        let delay = self.chunk_delay;
+        stream::iter(items)
+            .then(move |item| async move {
+                if delay.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(delay).await;
+                }
+                item
+            })
+            .boxed()
+    }
+}

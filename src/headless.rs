@@ -1,0 +1,243 @@
+//! The headless front end: `glint --task "..."`.
+//!
+//! Progress goes to stderr (one line per tool call; reasoning only when
+//! asked), the final answer to stdout. With `--json`, stdout carries one
+//! [`Event`] per line instead and nothing else.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::agent::{AgentHandle, Event, RunStatus};
+
+/// Exit codes of a headless run.
+pub mod exit {
+    pub const ANSWERED: u8 = 0;
+    pub const AGENT_FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeadlessOptions {
+    pub json: bool,
+    pub show_reasoning: bool,
+}
+
+/// Submits `task`, prints the run's progress and returns the exit code.
+/// The first Ctrl-C cancels the turn cleanly; a second one exits at once.
+pub async fn run(mut agent: AgentHandle, task: String, options: HeadlessOptions) -> u8 {
+    let mut printer = Printer::new(options);
+    let mut interrupt = match Interrupts::listen() {
+        Ok(interrupt) => Some(interrupt),
+        Err(error) => {
+            eprintln!("glint: cannot listen for Ctrl-C ({error}); it will end glint at once");
+            None
+        }
+    };
+    agent.submit(task);
+    let mut interrupts = 0u32;
+    let code = loop {
+        let event = tokio::select! {
+            event = agent.next_event() => event,
+            Some(()) = next_interrupt(&mut interrupt) => {
+                interrupts += 1;
+                if interrupts > 1 {
+                    break exit::INTERRUPTED;
+                }
+                eprintln!("glint: interrupting (Ctrl-C again to quit at once)");
+                agent.cancel();
+                continue;
+            }
+        };
+        let Some(event) = event else {
+            eprintln!(
+                "glint: the agent stopped without finishing the run; this is a bug, please report it"
+            );
+            break exit::AGENT_FAILED;
+        };
+        printer.print(&event);
+        if let Event::RunFinished { status, .. } = event {
+            break exit_code(status);
+        }
+    };
+    let _ = agent.shutdown().await;
+    code
+}
+
+/// SIGINT as a stream: a listener made once, so that no Ctrl-C is lost
+/// between two waits.
+#[cfg(unix)]
+struct Interrupts(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::interrupt()).map(Interrupts)
+    }
+
+    async fn recv(&mut self) -> Option<()> {
+        self.0.recv().await
+    }
+}
+
+#[cfg(not(unix))]
+struct Interrupts;
+
+#[cfg(not(unix))]
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Interrupts)
+    }
+
+    async fn recv(&mut self) -> Option<()> {
+        tokio::signal::ctrl_c().await.ok()
+    }
+}
+
+/// The next Ctrl-C, or never when there is no listener.
+async fn next_interrupt(interrupts: &mut Option<Interrupts>) -> Option<()> {
+    match interrupts {
+        Some(interrupts) => interrupts.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+pub fn exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Completed => exit::ANSWERED,
+        RunStatus::MaxTurns | RunStatus::ModelError => exit::AGENT_FAILED,
+        RunStatus::Interrupted => exit::INTERRUPTED,
+    }
+}
+
+/// Turns events into the headless output.
+struct Printer {
+    options: HeadlessOptions,
+    /// Text of the turn in progress: progress (stderr) if the turn calls
+    /// tools, the answer (stdout) if it is the last.
+    turn_text: String,
+    reasoning_open: bool,
+    /// The key argument of the call in progress (calls run one at a time).
+    call_target: Option<String>,
+}
+
+impl Printer {
+    fn new(options: HeadlessOptions) -> Self {
+        Printer {
+            options,
+            turn_text: String::new(),
+            reasoning_open: false,
+            call_target: None,
+        }
+    }
+
+    fn print(&mut self, event: &Event) {
+        if self.options.json {
+            print_json(event);
+        } else {
+            self.print_human(event);
+        }
+    }
+
+    fn print_human(&mut self, event: &Event) {
+        let mut err = std::io::stderr().lock();
+        match event {
+            Event::Reasoning { delta, .. } if self.options.show_reasoning => {
+                if !self.reasoning_open {
+                    let _ = write!(err, "thinking: ");
+                    self.reasoning_open = true;
+                }
+                let _ = write!(err, "{delta}");
+            }
+            Event::Text { delta, .. } => self.turn_text.push_str(delta),
+            Event::ToolCallStarted { arguments, .. } => {
+                self.close_reasoning(&mut err);
+                self.call_target = key_argument(arguments);
+            }
+            Event::ToolCallFinished {
+                name, ok, summary, ..
+            } => {
+                let mark = if *ok { "ok" } else { "failed" };
+                let target = self.call_target.take().unwrap_or_default();
+                let summary = one_line(summary, 160);
+                let _ = writeln!(err, "  {name} {target} {mark}: {summary}");
+            }
+            Event::TurnFinished { tool_calls, .. } => {
+                self.close_reasoning(&mut err);
+                if *tool_calls > 0 && !self.turn_text.is_empty() {
+                    let _ = writeln!(err, "{}", self.turn_text);
+                }
+                if *tool_calls > 0 {
+                    self.turn_text.clear();
+                }
+            }
+            Event::RunFinished {
+                status,
+                answer,
+                error,
+                ..
+            } => {
+                self.close_reasoning(&mut err);
+                match status {
+                    RunStatus::Completed => {
+                        let answer = answer.as_deref().unwrap_or_default();
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{answer}");
+                    }
+                    RunStatus::Interrupted => {
+                        let _ = writeln!(err, "glint: interrupted");
+                    }
+                    RunStatus::MaxTurns | RunStatus::ModelError => {
+                        let message = error.as_deref().unwrap_or("the run failed");
+                        let _ = writeln!(err, "glint: {message}");
+                    }
+                }
+            }
+            Event::Warning { message } => {
+                let _ = writeln!(err, "glint: {message}");
+            }
+            Event::TurnStarted { .. } => self.turn_text.clear(),
+            Event::RunStarted { .. } | Event::Reasoning { .. } => {}
+        }
+    }
+
+    fn close_reasoning(&mut self, err: &mut impl Write) {
+        if self.reasoning_open {
+            let _ = writeln!(err);
+            self.reasoning_open = false;
+        }
+    }
+}
+
+fn print_json(event: &Event) {
+    let line = match serde_json::to_string(event) {
+        Ok(line) => line,
+        Err(error) => {
+            serde_json::json!({"type": "warning", "message": error.to_string()}).to_string()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The argument that best identifies a call, for progress lines.
+fn key_argument(arguments: &serde_json::Map<String, Value>) -> Option<String> {
+    ["path", "command", "pattern", "name"]
+        .iter()
+        .find_map(|key| arguments.get(*key).and_then(Value::as_str))
+        .or_else(|| arguments.values().find_map(Value::as_str))
+        .map(|value| one_line(value, 80))
+}
+
+/// First line of `text`, cut to `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    let mut line: String = first.chars().take(max).collect();
+    if line.len() < first.len() || text.lines().nth(1).is_some() {
+        line.push('…');
+    }
+    line
+}

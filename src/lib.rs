@@ -1,0 +1,16 @@
+//! glint: a terminal coding agent that runs GLM-4.7-Flash in-process.
+//!
+//! The agent core ([`agent`]) takes typed operations and emits typed events;
+//! the headless runner ([`headless`]) and, later, the TUI are two front ends
+//! of that one core.
+
+pub mod agent;
+pub mod cli;
+pub mod conversation;
+pub mod engine;
+pub mod glm;
+pub mod headless;
+pub mod prompts;
+pub mod protocol_cmd;
+pub mod tools;
+pub mod workspace;

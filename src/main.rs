@@ -1,0 +1,87 @@
+//! The `glint` binary: argument parsing and the two front ends.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use glint::agent::{self, AgentConfig};
+use glint::cli::{Cli, Command, RunArgs};
+use glint::engine::{self, ModelSpec};
+use glint::headless::{self, HeadlessOptions, exit};
+use glint::tools::ToolRegistry;
+use glint::workspace::Workspace;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Protocol(command)) => {
+            glint::protocol_cmd::run(command).map(|()| exit::ANSWERED)
+        }
+        None => run_agent(cli.run),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("glint: {error:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+/// Sets up a session from the arguments; errors here are usage or
+/// configuration errors (exit 2).
+fn run_agent(args: RunArgs) -> Result<u8> {
+    let Some(task) = args.task.as_deref() else {
+        bail!(
+            "the interactive app is not part of this build yet; run a task headless with --task \"...\" (see --help)"
+        );
+    };
+    let task = read_task(task)?;
+    let root = match &args.cd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let workspace = Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))?;
+    let spec = ModelSpec::parse(&args.model)?;
+    let model = engine::open(&spec)?;
+    let tools = Arc::new(ToolRegistry::builtin());
+    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let system_prompt = glint::prompts::system_prompt(workspace.root(), &tools, &date)?;
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let options = HeadlessOptions {
+        json: args.json,
+        show_reasoning: args.show_reasoning,
+    };
+    Ok(runtime.block_on(async move {
+        let handle = agent::spawn(AgentConfig {
+            model,
+            tools,
+            workspace,
+            system_prompt,
+            max_turns: args.max_turns,
+            thinking: !args.no_thinking,
+        });
+        headless::run(handle, task, options).await
+    }))
+}
+
+/// `--task TEXT`, or the task from stdin for `--task -`.
+fn read_task(arg: &str) -> Result<String> {
+    let task = if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("--task -: cannot read the task from stdin as UTF-8 text")?;
+        text
+    } else {
+        arg.to_string()
+    };
+    if task.trim().is_empty() {
+        bail!("the task is empty; say what glint should do, e.g. --task \"fix the failing test\"");
+    }
+    Ok(task)
+}

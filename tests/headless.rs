@@ -1,0 +1,380 @@
+//! The real binary, run headless with scripted models.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use common::{Sandbox, glint, model_arg};
+
+fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
+    glint(&sandbox.workspace())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("glint runs")
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn json_mode_prints_the_documented_events() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("read_then_answer.json");
+    let output = run(
+        &sandbox,
+        &[
+            "--task",
+            "What do the notes say?",
+            "--model",
+            &model,
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let events = json_lines(&output.stdout);
+
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types.first(), Some(&"run_started"));
+    assert_eq!(types.last(), Some(&"run_finished"));
+    for expected in [
+        "turn_started",
+        "reasoning",
+        "text",
+        "tool_call_started",
+        "tool_call_finished",
+        "turn_finished",
+    ] {
+        assert!(types.contains(&expected), "missing {expected} in {types:?}");
+    }
+
+    let started = &events[0];
+    assert_eq!(started["task"], "What do the notes say?");
+    assert_eq!(started["max_turns"], 50);
+    assert!(
+        started["model"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("script:")
+    );
+    let workspace = sandbox.workspace().canonicalize().expect("canonical");
+    assert_eq!(started["workspace"], workspace.display().to_string());
+
+    let call = events
+        .iter()
+        .find(|e| e["type"] == "tool_call_started")
+        .expect("call");
+    assert_eq!(call["name"], "read_file");
+    assert_eq!(call["arguments"]["path"], "notes.txt");
+    assert_eq!(call["turn"], 1);
+    let result = events
+        .iter()
+        .find(|e| e["type"] == "tool_call_finished")
+        .expect("result");
+    assert_eq!(result["id"], call["id"]);
+    assert_eq!(result["ok"], true);
+    assert!(result["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        result["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("4242")
+    );
+
+    let turns: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "turn_finished")
+        .collect();
+    assert_eq!(turns.len(), 2);
+    assert_eq!(turns[0]["tool_calls"], 1);
+    assert!(
+        turns[0]["usage"]["completion_tokens"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+
+    let done = events.last().expect("events");
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["turns"], 2);
+    assert_eq!(done["answer"], "The notes say: the launch code is 4242.");
+    assert_eq!(done["error"], Value::Null);
+}
+
+#[test]
+fn plain_mode_answers_on_stdout_and_reports_tools_on_stderr() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("read_then_answer.json");
+    let output = run(
+        &sandbox,
+        &["--task", "What do the notes say?", "--model", &model],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "The notes say: the launch code is 4242.\n"
+    );
+    let err = stderr(&output);
+    assert!(err.contains("read_file notes.txt ok"), "{err}");
+    assert!(
+        !err.contains("I should read it first"),
+        "reasoning hidden by default: {err}"
+    );
+
+    let output = run(
+        &sandbox,
+        &["--task", "x", "--model", &model, "--show-reasoning"],
+    );
+    assert!(stderr(&output).contains("I should read it first"));
+}
+
+#[test]
+fn task_from_stdin() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("read_then_answer.json");
+    let mut child = glint(&sandbox.workspace())
+        .args(["--task", "-", "--model", &model, "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("Summarise notes.txt\n".as_bytes())
+        .expect("write task");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        json_lines(&output.stdout)[0]["task"],
+        "Summarise notes.txt\n"
+    );
+}
+
+#[test]
+fn max_turns_reached_exits_1() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("endless_tool_calls.json");
+    let output = run(
+        &sandbox,
+        &[
+            "--task",
+            "loop",
+            "--model",
+            &model,
+            "--max-turns",
+            "2",
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let events = json_lines(&output.stdout);
+    let done = events.last().expect("events");
+    assert_eq!(done["status"], "max_turns");
+    assert_eq!(done["turns"], 2);
+}
+
+#[test]
+fn model_error_exits_1_naming_the_call() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("runs_out.json");
+    let output = run(&sandbox, &["--task", "go", "--model", &model]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("model call 2"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("read_then_answer.json");
+    let missing = sandbox.outside("missing.json");
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "--task".into(),
+            "go".into(),
+            "--model".into(),
+            format!("script:{}", missing.display()),
+        ],
+        vec![
+            "--task".into(),
+            "go".into(),
+            "--model".into(),
+            "script:".into(),
+        ],
+        vec![
+            "--task".into(),
+            "  ".into(),
+            "--model".into(),
+            model.clone(),
+        ],
+        vec![
+            "--task".into(),
+            "go".into(),
+            "--model".into(),
+            model.clone(),
+            "--max-turns".into(),
+            "0".into(),
+        ],
+        vec![
+            "--task".into(),
+            "go".into(),
+            "--model".into(),
+            model.clone(),
+            "--cd".into(),
+            missing.display().to_string(),
+        ],
+        vec![
+            "--task".into(),
+            "go".into(),
+            "--model".into(),
+            model.clone(),
+            "--no-such-flag".into(),
+        ],
+    ];
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = run(&sandbox, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert!(!stderr(&output).trim().is_empty(), "{args:?}");
+    }
+    let bad_script = sandbox.outside("bad.json");
+    std::fs::write(&bad_script, "{\"completion\": []}").expect("write");
+    let output = run(
+        &sandbox,
+        &[
+            "--task",
+            "go",
+            "--model",
+            &format!("script:{}", bad_script.display()),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("completions"), "{err}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_turn_and_exits_130() {
+    let sandbox = Sandbox::create();
+    let model = model_arg("slow_answer.json");
+    let mut child = glint(&sandbox.workspace())
+        .args(["--task", "think", "--model", &model, "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Wait until the model is streaming its reasoning.
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.contains("\"type\":\"reasoning\"") {
+            break;
+        }
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.expect("line")).collect();
+    let exit = child.wait().expect("wait");
+    assert_eq!(exit.code(), Some(130));
+    let last: Value = serde_json::from_str(rest.last().expect("a final event")).expect("json");
+    assert_eq!(last["type"], "run_finished");
+    assert_eq!(last["status"], "interrupted");
+}
+
+#[test]
+fn protocol_render_reproduces_a_golden_file() {
+    let sandbox = Sandbox::create();
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/glm-golden/agentic_preserved_thinking.json");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(&golden).expect("read")).expect("json");
+    let output = run(
+        &sandbox,
+        &["protocol", "render", &golden.display().to_string()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        expected["expected_prompt"].as_str().expect("prompt")
+    );
+}
+
+fn parse_cmd(sandbox: &Sandbox, args: &[&str], raw: &str) -> Value {
+    let mut child = glint(&sandbox.workspace())
+        .args(["protocol", "parse"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn protocol_parse_prints_reasoning_content_and_typed_calls() {
+    let sandbox = Sandbox::create();
+    let raw = "Plan.</think>Reading.<tool_call>read_file<arg_key>path</arg_key><arg_value> a.rs</arg_value><arg_key>limit</arg_key><arg_value>5</arg_value></tool_call><tool_call>list_dir</tool_call>";
+    let parsed = parse_cmd(&sandbox, &[], raw);
+    assert_eq!(parsed["reasoning"], "Plan.");
+    assert_eq!(parsed["content"], "Reading.");
+    assert_eq!(parsed["tool_calls"][0]["name"], "read_file");
+    assert_eq!(parsed["tool_calls"][0]["arguments"]["path"], " a.rs");
+    assert_eq!(parsed["tool_calls"][0]["arguments"]["limit"], 5);
+    assert_eq!(parsed["tool_calls"][1]["name"], "list_dir");
+    assert_eq!(parsed["tool_calls"][1]["arguments"], serde_json::json!({}));
+
+    let parsed = parse_cmd(&sandbox, &["--no-thinking"], "Just text.");
+    assert_eq!(parsed["reasoning"], "");
+    assert_eq!(parsed["content"], "Just text.");
+
+    // Cut short inside a call: the call is not complete, so nothing of it shows.
+    let cut = "Plan.</think>Reading.<tool_call>read_file<arg_key>pa";
+    let parsed = parse_cmd(&sandbox, &["--partial"], cut);
+    assert_eq!(parsed["content"], "Reading.");
+    assert_eq!(parsed["tool_calls"], serde_json::json!([]));
+
+    // With --tools, values are typed by the given schema.
+    let tools = sandbox.outside("tools.json");
+    std::fs::write(
+        &tools,
+        r#"[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "string"}}}}}]"#,
+    )
+    .expect("write tools");
+    let raw = "</think><tool_call>f<arg_key>n</arg_key><arg_value>5</arg_value></tool_call>";
+    let parsed = parse_cmd(&sandbox, &["--tools", &tools.display().to_string()], raw);
+    assert_eq!(parsed["tool_calls"][0]["arguments"]["n"], "5");
+}
