@@ -9,6 +9,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::agent::{AgentHandle, Event, RunStatus};
+use crate::tools::one_line;
 
 /// Exit codes of a headless run.
 pub mod exit {
@@ -154,6 +155,11 @@ impl Printer {
             Event::Text { delta, .. } => self.turn_text.push_str(delta),
             Event::ToolCallStarted { arguments, .. } => {
                 self.close_reasoning(&mut err);
+                // What the model said before its calls reads as their preface.
+                if !self.turn_text.is_empty() {
+                    let _ = writeln!(err, "{}", self.turn_text);
+                    self.turn_text.clear();
+                }
                 self.call_target = key_argument(arguments);
             }
             Event::ToolCallFinished {
@@ -166,9 +172,6 @@ impl Printer {
             }
             Event::TurnFinished { tool_calls, .. } => {
                 self.close_reasoning(&mut err);
-                if *tool_calls > 0 && !self.turn_text.is_empty() {
-                    let _ = writeln!(err, "{}", self.turn_text);
-                }
                 if *tool_calls > 0 {
                     self.turn_text.clear();
                 }
@@ -230,14 +233,4 @@ fn key_argument(arguments: &serde_json::Map<String, Value>) -> Option<String> {
         .find_map(|key| arguments.get(*key).and_then(Value::as_str))
         .or_else(|| arguments.values().find_map(Value::as_str))
         .map(|value| one_line(value, 80))
-}
-
-/// First line of `text`, cut to `max` characters.
-fn one_line(text: &str, max: usize) -> String {
-    let first = text.lines().next().unwrap_or_default();
-    let mut line: String = first.chars().take(max).collect();
-    if line.len() < first.len() || text.lines().nth(1).is_some() {
-        line.push('…');
-    }
-    line
 }

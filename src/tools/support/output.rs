@@ -1,0 +1,47 @@
+//! Keeping tool output within what the model and a terminal can take.
+
+/// The first line of `text`, cut to at most `max_chars` characters.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max_chars {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Cuts `text` to at most `max_bytes` bytes (plus the marker), at the last
+/// line boundary that fits, and appends `[... N more lines]` so the model
+/// knows output is missing. A single line longer than the cap is cut at a
+/// character boundary; its remainder counts as one of the N lines.
+pub fn truncate_output(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // Prefer to end on a whole line.
+    if let Some(newline) = text[..cut].rfind('\n') {
+        cut = newline + 1;
+    }
+    let kept = text[..cut].trim_end_matches('\n');
+    let rest = &text[cut..];
+    let more = count_lines(rest);
+    let lines = if more == 1 { "line" } else { "lines" };
+    format!("{kept}\n[... {more} more {lines}]")
+}
+
+/// Number of lines in `text`: a final line without a newline counts, a
+/// trailing newline does not start a new one (`""` → 0, `"a\n"` → 1,
+/// `"a\nb"` → 2).
+pub fn count_lines(text: &str) -> usize {
+    let newlines = text.bytes().filter(|&b| b == b'\n').count();
+    if text.is_empty() || text.ends_with('\n') {
+        newlines
+    } else {
+        newlines + 1
+    }
+}
