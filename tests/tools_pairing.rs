@@ -105,7 +105,7 @@ fn builtin_registry_serves_exactly_the_paired_tools() {
             std::fs::read_to_string(root().join("tools").join(format!("{name}.json"))).unwrap();
         let file: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(spec.function(), &file);
-        assert_eq!(registry.get(name).map(|t| t.name()), Some(name));
+        assert_eq!(registry.spec(name).and_then(|s| s.name()), Some(name));
     }
 }
 

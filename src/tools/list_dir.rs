@@ -3,54 +3,35 @@
 
 use std::path::Path;
 
-use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
-use super::{Tool, ToolContext, ToolError, ToolOutput, parse_arguments, run_blocking_cancellable};
-use crate::conversation::ToolSpec;
+use super::{Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable};
 
 /// Entries shown at most; a huge directory (node_modules, build output)
 /// would otherwise flood the context.
 pub const MAX_ENTRIES: usize = 500;
 
-pub struct ListDir {
-    spec: ToolSpec,
-}
-
-impl ListDir {
-    pub fn new(spec: ToolSpec) -> Self {
-        ListDir { spec }
-    }
-}
+pub struct ListDir;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     path: Option<String>,
 }
 
 impl Tool for ListDir {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
+    const NAME: &'static str = "list_dir";
+    type Args = Args;
 
-    fn run<'a>(
-        &'a self,
-        arguments: Map<String, Value>,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        Box::pin(async move {
-            let args: Args = parse_arguments(&self.spec, arguments)?;
-            // An empty path is what a model writes when it means "here".
-            let given = match args.path.as_deref() {
-                None | Some("") => ".",
-                Some(p) => p,
-            };
-            let path = ctx.workspace.resolve_existing(given)?;
-            let shown = ctx.workspace.display(&path);
-            run_blocking_cancellable(ctx, move || list(&path, &shown)).await
-        })
+    async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+// An empty path is what a model writes when it means "here".
+        let given = match args.path.as_deref() {
+            None | Some("") => ".",
+            Some(p) => p,
+        };
+        let path = ctx.workspace.resolve_existing(given)?;
+        let shown = ctx.workspace.display(&path);
+        run_blocking_cancellable(ctx, move || list(&path, &shown)).await
     }
 }
 

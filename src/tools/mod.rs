@@ -13,35 +13,52 @@
 
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::conversation::ToolSpec;
 use crate::workspace::{Workspace, WorkspaceError};
 
-pub mod list_dir;
-pub mod read_file;
 mod support;
-pub mod write_file;
 
-pub use list_dir::ListDir;
-pub use read_file::ReadFile;
 pub use support::args::{expected_arguments, parse_arguments};
 pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
 pub use support::output::{count_lines, one_line, truncate_output};
-pub use write_file::WriteFile;
 
 /// The most bytes of tool output the model is shown in one result. Larger
 /// outputs are cut at a line boundary with a `[... N more lines]` marker, so
 /// one call cannot flood the context window.
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 
-/// The embedded `tools/NAME.json` files, in registration order.
-const EMBEDDED_TOOL_FILES: &[(&str, &str)] = &[
-    ("read_file", include_str!("../../tools/read_file.json")),
-    ("list_dir", include_str!("../../tools/list_dir.json")),
-    ("write_file", include_str!("../../tools/write_file.json")),
-];
+/// Declares the built-in tools once: for each, its module `src/tools/NAME.rs`,
+/// the type implementing [`Tool`], and its embedded `tools/NAME.json`. The
+/// order is the order of the specs in the prompt, so it must stay stable for
+/// prompt caching.
+macro_rules! builtin_tools {
+    ($($module:ident => $tool:ident),* $(,)?) => {
+        $(
+            pub mod $module;
+            pub use $module::$tool;
+        )*
+
+        /// The embedded `tools/NAME.json` files, in registration order.
+        const EMBEDDED_TOOL_FILES: &[(&str, &str)] = &[
+            $((stringify!($module), include_str!(concat!("../../tools/", stringify!($module), ".json"))),)*
+        ];
+
+        fn register_builtin(registry: &mut ToolRegistry) -> Result<(), ToolSpecError> {
+            $(registry.register($tool, embedded_spec(stringify!($module))?)?;)*
+            Ok(())
+        }
+    };
+}
+
+builtin_tools! {
+    read_file => ReadFile,
+    list_dir => ListDir,
+    write_file => WriteFile,
+}
 
 /// The embedded tool JSON files as `(name, json text)`, so tests can check
 /// them against the files on disk and the registry.
@@ -91,26 +108,61 @@ pub enum ToolError {
     Cancelled,
 }
 
-/// One tool the model can call.
-pub trait Tool: Send + Sync {
-    /// The spec the model sees, parsed from the embedded `tools/NAME.json`.
-    fn spec(&self) -> &ToolSpec;
+/// One tool the model can call. Its spec lives in `tools/NAME.json`; the
+/// registry checks a call's arguments against that spec and deserialises them
+/// into [`Tool::Args`] before [`Tool::run`] sees them.
+pub trait Tool: Send + Sync + 'static {
+    /// The tool's name, as in `tools/NAME.json`.
+    const NAME: &'static str;
 
-    /// The tool's name, taken from the spec so the two cannot disagree.
-    fn name(&self) -> &str {
-        self.spec().name().unwrap_or_default()
-    }
+    /// The arguments, best declared `#[serde(deny_unknown_fields)]` so a
+    /// misspelt argument is reported instead of ignored.
+    type Args: DeserializeOwned + Send;
 
-    /// Runs the tool. Implementations check their arguments with
-    /// [`parse_arguments`] and are responsible for honouring `ctx.cancel`
-    /// where the work can take long (the registry only checks it before
-    /// starting, since only the tool knows whether stopping half-way is
-    /// safe).
-    fn run<'a>(
+    /// Runs the tool. Implementations honour `ctx.cancel` where the work can
+    /// take long (the registry only checks it before starting, since only the
+    /// tool knows whether stopping half-way is safe).
+    fn run(
+        &self,
+        args: Self::Args,
+        ctx: &ToolContext,
+    ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+}
+
+/// The object-safe form of [`Tool`] the registry holds.
+trait DynTool: Send + Sync {
+    fn call<'a>(
         &'a self,
+        spec: &'a ToolSpec,
         arguments: Map<String, Value>,
         ctx: &'a ToolContext,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+}
+
+impl<T: Tool> DynTool for T {
+    fn call<'a>(
+        &'a self,
+        spec: &'a ToolSpec,
+        arguments: Map<String, Value>,
+        ctx: &'a ToolContext,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+        Box::pin(async move {
+            let args = parse_arguments(spec, arguments)?;
+            self.run(args, ctx).await
+        })
+    }
+}
+
+/// A tool with its spec.
+struct Registered {
+    spec: ToolSpec,
+    tool: Box<dyn DynTool>,
+}
+
+impl Registered {
+    fn name(&self) -> &str {
+        self.spec.name().unwrap_or_default()
+    }
 }
 
 /// The outcome of one call as the agent loop records it. Never an error:
@@ -219,7 +271,7 @@ fn embedded_spec(name: &str) -> Result<ToolSpec, ToolSpecError> {
 /// caching).
 #[derive(Default)]
 pub struct ToolRegistry {
-    tools: Vec<Box<dyn Tool>>,
+    tools: Vec<Registered>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -253,42 +305,46 @@ impl ToolRegistry {
     /// The built-in tools, or the first malformed embedded spec.
     pub fn try_builtin() -> Result<Self, ToolSpecError> {
         let mut registry = Self::new();
-        registry.register(Box::new(ReadFile::new(embedded_spec("read_file")?)))?;
-        registry.register(Box::new(ListDir::new(embedded_spec("list_dir")?)))?;
-        registry.register(Box::new(WriteFile::new(embedded_spec("write_file")?)))?;
+        register_builtin(&mut registry)?;
         Ok(registry)
     }
 
-    /// Adds a tool after the existing ones. Names must be unique.
-    pub fn register(&mut self, tool: Box<dyn Tool>) -> Result<(), ToolSpecError> {
-        if tool.name().is_empty() {
+    /// Adds a tool after the existing ones. The spec must carry the tool's
+    /// name, and names must be unique.
+    pub fn register<T: Tool>(&mut self, tool: T, spec: ToolSpec) -> Result<(), ToolSpecError> {
+        if spec.name() != Some(T::NAME) {
             return Err(ToolSpecError::Invalid {
-                name: String::new(),
-                problem: "the spec has no name".into(),
+                name: T::NAME.to_string(),
+                problem: format!("the spec is named {:?}", spec.name()),
             });
         }
-        if self.get(tool.name()).is_some() {
-            return Err(ToolSpecError::Duplicate(tool.name().to_string()));
+        if self.spec(T::NAME).is_some() {
+            return Err(ToolSpecError::Duplicate(T::NAME.to_string()));
         }
-        self.tools.push(tool);
+        self.tools.push(Registered {
+            spec,
+            tool: Box::new(tool),
+        });
         Ok(())
     }
 
     /// The specs for the prompt, in registration order.
     pub fn specs(&self) -> Vec<ToolSpec> {
-        self.tools.iter().map(|t| t.spec().clone()).collect()
+        self.tools.iter().map(|t| t.spec.clone()).collect()
     }
 
     /// Tool names, in registration order.
     pub fn names(&self) -> Vec<&str> {
-        self.tools.iter().map(|t| t.name()).collect()
+        self.tools.iter().map(Registered::name).collect()
     }
 
-    pub fn get(&self, name: &str) -> Option<&dyn Tool> {
-        self.tools
-            .iter()
-            .find(|t| t.name() == name)
-            .map(|t| t.as_ref())
+    /// The spec of the tool called `name`.
+    pub fn spec(&self, name: &str) -> Option<&ToolSpec> {
+        self.find(name).map(|t| &t.spec)
+    }
+
+    fn find(&self, name: &str) -> Option<&Registered> {
+        self.tools.iter().find(|t| t.name() == name)
     }
 
     /// Runs one tool call and reports the result the way the model will see
@@ -299,7 +355,7 @@ impl ToolRegistry {
         arguments: &Map<String, Value>,
         ctx: &ToolContext,
     ) -> ToolOutcome {
-        let Some(tool) = self.get(name) else {
+        let Some(registered) = self.find(name) else {
             return ToolOutcome {
                 ok: false,
                 content: format!(
@@ -312,7 +368,11 @@ impl ToolRegistry {
         if ctx.cancel.is_cancelled() {
             return failure(name, ToolError::Cancelled);
         }
-        match tool.run(arguments.clone(), ctx).await {
+        match registered
+            .tool
+            .call(&registered.spec, arguments.clone(), ctx)
+            .await
+        {
             Ok(output) => ToolOutcome {
                 ok: true,
                 content: truncate_output(&output.content, MAX_OUTPUT_BYTES),

@@ -8,15 +8,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{
-    MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, expected_arguments,
-    parse_arguments, run_blocking_cancellable,
+    MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable,
 };
-use crate::conversation::ToolSpec;
 
 /// Lines returned when the model gives no `limit`, and the most it may ask
 /// for in one call.
@@ -31,68 +27,51 @@ const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 /// never cut off by the registry's own cap.
 const NOTE_RESERVE_BYTES: usize = 200;
 
-pub struct ReadFile {
-    spec: ToolSpec,
-}
-
-impl ReadFile {
-    pub fn new(spec: ToolSpec) -> Self {
-        ReadFile { spec }
-    }
-}
+pub struct ReadFile;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     path: String,
     offset: Option<i64>,
     limit: Option<i64>,
 }
 
 impl Tool for ReadFile {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
+    const NAME: &'static str = "read_file";
+    type Args = Args;
 
-    fn run<'a>(
-        &'a self,
-        arguments: Map<String, Value>,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        Box::pin(async move {
-            let args: Args = parse_arguments(&self.spec, arguments)?;
-            let invalid = |problem: String| {
-                ToolError::InvalidArguments(format!(
-                    "Invalid arguments for read_file: {problem}. Expected: {}.",
-                    expected_arguments(&self.spec)
-                ))
-            };
-            // Models often count from 0; line 0 does not exist, so read from
-            // the start rather than spend a turn on an error. Negative
-            // offsets are refused: a model may mean "from the end", which
-            // this tool does not do.
-            let offset = match args.offset {
-                None => 1,
-                Some(n) if n < 0 => {
-                    return Err(invalid(format!(
-                        "`offset` is a line number counting from 1, got {n}"
-                    )));
-                }
-                Some(n) => n.max(1) as u64,
-            };
-            let limit = match args.limit {
-                None => DEFAULT_LIMIT,
-                Some(n) if n < 1 => {
-                    return Err(invalid(format!(
-                        "`limit` must be at least 1 (at most {DEFAULT_LIMIT}), got {n}; leave it out to read up to {DEFAULT_LIMIT} lines"
-                    )));
-                }
-                Some(n) => (n as u64).min(DEFAULT_LIMIT),
-            };
-            let path = ctx.workspace.resolve_existing(&args.path)?;
-            let shown = ctx.workspace.display(&path);
-            run_blocking_cancellable(ctx, move || read(&path, &shown, offset, limit)).await
-        })
+    async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+let invalid = |problem: String| {
+            ToolError::InvalidArguments(format!(
+                "Invalid arguments for read_file: {problem}."
+            ))
+        };
+        // Models often count from 0; line 0 does not exist, so read from
+        // the start rather than spend a turn on an error. Negative
+        // offsets are refused: a model may mean "from the end", which
+        // this tool does not do.
+        let offset = match args.offset {
+            None => 1,
+            Some(n) if n < 0 => {
+                return Err(invalid(format!(
+                    "`offset` is a line number counting from 1, got {n}"
+                )));
+            }
+            Some(n) => n.max(1) as u64,
+        };
+        let limit = match args.limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if n < 1 => {
+                return Err(invalid(format!(
+                    "`limit` must be at least 1 (at most {DEFAULT_LIMIT}), got {n}; leave it out to read up to {DEFAULT_LIMIT} lines"
+                )));
+            }
+            Some(n) => (n as u64).min(DEFAULT_LIMIT),
+        };
+        let path = ctx.workspace.resolve_existing(&args.path)?;
+        let shown = ctx.workspace.display(&path);
+        run_blocking_cancellable(ctx, move || read(&path, &shown, offset, limit)).await
     }
 }
 

@@ -8,49 +8,30 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
-use super::{Tool, ToolContext, ToolError, ToolOutput, count_lines, parse_arguments, run_blocking};
-use crate::conversation::ToolSpec;
+use super::{Tool, ToolContext, ToolError, ToolOutput, count_lines, run_blocking};
 use crate::workspace::Workspace;
 
-pub struct WriteFile {
-    spec: ToolSpec,
-}
-
-impl WriteFile {
-    pub fn new(spec: ToolSpec) -> Self {
-        WriteFile { spec }
-    }
-}
+pub struct WriteFile;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
     path: String,
     content: String,
 }
 
 impl Tool for WriteFile {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
+    const NAME: &'static str = "write_file";
+    type Args = Args;
 
-    fn run<'a>(
-        &'a self,
-        arguments: Map<String, Value>,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        Box::pin(async move {
-            let args: Args = parse_arguments(&self.spec, arguments)?;
-            let target = ctx.workspace.resolve_for_write(&args.path)?;
-            let workspace = ctx.workspace.clone();
-            // Not cancellable once started: the write is short and atomic,
-            // and the model must be told truthfully whether it happened.
-            run_blocking(move || write(&workspace, &target, args.content.as_bytes())).await
-        })
+    async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+let target = ctx.workspace.resolve_for_write(&args.path)?;
+        let workspace = ctx.workspace.clone();
+        // Not cancellable once started: the write is short and atomic,
+        // and the model must be told truthfully whether it happened.
+        run_blocking(move || write(&workspace, &target, args.content.as_bytes())).await
     }
 }
 
