@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::agent::DEFAULT_MAX_TURNS;
+use crate::tools::SandboxPolicy;
 
 /// glint: a terminal coding agent running GLM-4.7-Flash in-process.
 #[derive(Debug, Parser)]
@@ -48,6 +49,27 @@ pub struct RunArgs {
     /// Ask the model to answer without reasoning first.
     #[arg(long)]
     pub no_thinking: bool,
+
+    /// How shell commands are confined: workspace-write lets them write only
+    /// inside the workspace and temporary directories (Linux Landlock); off
+    /// runs them unconfined.
+    #[arg(long, value_enum, default_value_t = SandboxMode::WorkspaceWrite)]
+    pub sandbox: SandboxMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SandboxMode {
+    WorkspaceWrite,
+    Off,
+}
+
+impl From<SandboxMode> for SandboxPolicy {
+    fn from(mode: SandboxMode) -> Self {
+        match mode {
+            SandboxMode::WorkspaceWrite => SandboxPolicy::WorkspaceWrite,
+            SandboxMode::Off => SandboxPolicy::Off,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,6 +64,7 @@ fn run_agent(args: RunArgs) -> Result<u8> {
             system_prompt,
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
+            sandbox: args.sandbox.into(),
         });
         headless::run(handle, task, options).await
     }))

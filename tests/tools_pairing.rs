@@ -113,7 +113,22 @@ fn builtin_registry_serves_exactly_the_paired_tools() {
 fn builtin_order_is_stable() {
     assert_eq!(
         ToolRegistry::builtin().names(),
-        ["read_file", "list_dir", "write_file"]
+        [
+            "read_file",
+            "list_dir",
+            "write_file",
+            "edit_file",
+            "glob",
+            "grep",
+            "shell",
+            "git_status",
+            "git_diff",
+            "git_log",
+            "git_show",
+            "git_commit",
+            "code_outline",
+            "find_symbol",
+        ]
     );
 }
 

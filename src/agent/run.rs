@@ -227,6 +227,7 @@ impl Session {
             let context = ToolContext {
                 workspace: self.config.workspace.clone(),
                 cancel: cancel.child_token(),
+                sandbox: self.config.sandbox,
             };
             let tools = self.config.tools.clone();
             tokio::select! {

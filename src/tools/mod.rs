@@ -25,6 +25,7 @@ mod support;
 pub use support::args::{expected_arguments, parse_arguments};
 pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
 pub use support::output::{count_lines, one_line, truncate_output};
+pub use support::sandbox::SandboxPolicy;
 
 /// The most bytes of tool output the model is shown in one result. Larger
 /// outputs are cut at a line boundary with a `[... N more lines]` marker, so
@@ -58,6 +59,17 @@ builtin_tools! {
     read_file => ReadFile,
     list_dir => ListDir,
     write_file => WriteFile,
+    edit_file => EditFile,
+    glob => Glob,
+    grep => Grep,
+    shell => Shell,
+    git_status => GitStatus,
+    git_diff => GitDiff,
+    git_log => GitLog,
+    git_show => GitShow,
+    git_commit => GitCommit,
+    code_outline => CodeOutline,
+    find_symbol => FindSymbol,
 }
 
 /// The embedded tool JSON files as `(name, json text)`, so tests can check
@@ -72,6 +84,8 @@ pub fn embedded_tool_files() -> &'static [(&'static str, &'static str)] {
 pub struct ToolContext {
     pub workspace: Workspace,
     pub cancel: CancellationToken,
+    /// How shell commands are confined; chosen by the runner (`--sandbox`).
+    pub sandbox: SandboxPolicy,
 }
 
 impl ToolContext {
@@ -80,6 +94,7 @@ impl ToolContext {
         ToolContext {
             workspace,
             cancel: CancellationToken::new(),
+            sandbox: SandboxPolicy::default(),
         }
     }
 }

@@ -1,8 +1,13 @@
 //! Shared test setup: scripted-model files and throwaway workspaces.
 #![allow(dead_code)]
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use glint::tools::{ToolContext, ToolOutcome, ToolRegistry};
+use glint::workspace::Workspace;
+use serde_json::Value;
 
 use tempfile::TempDir;
 
@@ -51,4 +56,80 @@ pub fn glint(workspace: &Path) -> Command {
 /// `--model script:NAME` for a script under tests/scripts.
 pub fn model_arg(name: &str) -> String {
     format!("script:{}", script(name).display())
+}
+
+/// A workspace directory and a sibling "outside" directory in one temp dir,
+/// so escapes land somewhere the test can inspect (and clean up).
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub outside: PathBuf,
+    pub ctx: ToolContext,
+    pub registry: ToolRegistry,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(dir.path()).unwrap();
+        let root = base.join("ws");
+        let outside = base.join("outside");
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("secret.txt"), "top secret\n").unwrap();
+        let ctx = ToolContext::new(Workspace::new(&root).unwrap());
+        Fixture {
+            _dir: dir,
+            root,
+            outside,
+            ctx,
+            registry: ToolRegistry::builtin(),
+        }
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let path = self.root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    pub async fn call(&self, name: &str, args: Value) -> ToolOutcome {
+        let Value::Object(map) = args else {
+            panic!("arguments must be an object")
+        };
+        self.registry.call(name, &map, &self.ctx).await
+    }
+
+    pub async fn ok(&self, name: &str, args: Value) -> ToolOutcome {
+        let out = self.call(name, args.clone()).await;
+        assert!(out.ok, "{name} {args} failed: {}", out.content);
+        out
+    }
+
+    pub async fn err(&self, name: &str, args: Value) -> String {
+        let out = self.call(name, args.clone()).await;
+        assert!(
+            !out.ok,
+            "{name} {args} unexpectedly succeeded: {}",
+            out.content
+        );
+        out.content
+    }
+
+    /// Symlinks `ws/link` → `outside/secret.txt` and `ws/linkdir` → `outside`.
+    #[cfg(unix)]
+    pub fn outside_links(&self) {
+        std::os::unix::fs::symlink(self.outside.join("secret.txt"), self.root.join("link"))
+            .unwrap();
+        std::os::unix::fs::symlink(&self.outside, self.root.join("linkdir")).unwrap();
+    }
+
+    pub fn outside_entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&self.outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
 }

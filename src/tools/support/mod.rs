@@ -4,3 +4,4 @@
 pub mod args;
 pub mod blocking;
 pub mod output;
+pub mod sandbox;
