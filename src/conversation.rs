@@ -30,6 +30,11 @@ pub enum Message {
         reasoning_content: Option<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCall>,
+        /// OpenRouter's `reasoning_details` for this turn, exactly as received:
+        /// they must go back unmodified and in order on this same message.
+        /// Not part of GLM's prompt format (the renderer ignores them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reasoning_details: Option<Vec<Value>>,
     },
     Tool {
         tool_call_id: String,

@@ -606,6 +606,7 @@ fn assistant_turn() -> impl Strategy<Value = (Message, ParsedTurn)> {
             content,
             reasoning_content: Some(reasoning),
             tool_calls,
+            reasoning_details: None,
         };
         (message, expected)
     })

@@ -215,6 +215,7 @@ fn assistant(content: &str, reasoning: Option<&str>, calls: Vec<ToolCall>) -> Me
         content: content.into(),
         reasoning_content: reasoning.map(str::to_string),
         tool_calls: calls,
+        reasoning_details: None,
     }
 }
 

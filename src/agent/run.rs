@@ -18,6 +18,7 @@ struct TurnOutput {
     text: String,
     calls: Vec<ParsedToolCall>,
     usage: Usage,
+    reasoning_details: Option<Vec<serde_json::Value>>,
 }
 
 /// How streaming a model turn ended.
@@ -175,6 +176,9 @@ impl Session {
                 }
                 Some(Ok(ModelEvent::ToolCall(call))) => output.calls.push(call),
                 Some(Ok(ModelEvent::Usage(usage))) => output.usage = usage,
+                Some(Ok(ModelEvent::ReasoningDetails(details))) => {
+                    output.reasoning_details = Some(details);
+                }
             }
         }
     }
@@ -194,6 +198,7 @@ impl Session {
             content: output.text,
             reasoning_content: non_empty(output.reasoning),
             tool_calls: calls.clone(),
+            reasoning_details: output.reasoning_details,
         });
         calls
     }
@@ -208,6 +213,7 @@ impl Session {
             content: partial.text,
             reasoning_content: non_empty(partial.reasoning),
             tool_calls: Vec::new(),
+            reasoning_details: partial.reasoning_details,
         });
     }
 

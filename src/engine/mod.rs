@@ -42,6 +42,9 @@ pub enum ModelEvent {
     ToolCall(ParsedToolCall),
     /// Token accounting for the turn, sent once near its end.
     Usage(Usage),
+    /// Provider-specific reasoning records (OpenRouter's `reasoning_details`)
+    /// to keep on this turn's assistant message and send back verbatim.
+    ReasoningDetails(Vec<serde_json::Value>),
 }
 
 /// Token counts of one turn. A count is `None` when the engine cannot know it

@@ -152,6 +152,7 @@ pub fn render_prompt(messages: &[Message], tools: &[ToolSpec], options: &RenderO
                 content,
                 reasoning_content,
                 tool_calls,
+                ..
             } => {
                 let keep_reasoning =
                     options.preserved_thinking || last_user.is_none_or(|user| index > user);
