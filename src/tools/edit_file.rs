@@ -1,19 +1,187 @@
-//! `edit_file`: placeholder while it is being written (replaced before commit).
+//! `edit_file`: replace an exact piece of a file, returning a unified diff.
+//!
+//! The model quotes the text to change (`old_string`), which must occur
+//! exactly once unless `replace_all` is set. Models often get whitespace
+//! slightly wrong (indentation, trailing spaces, `\n` for `\r\n`), so when
+//! the exact text is absent the match is retried line by line ignoring
+//! progressively more whitespace, and applied only if it is unique; the
+//! replacement is then re-indented to the file's own indentation. When
+//! nothing matches, the error quotes the most similar region with line
+//! numbers so the next attempt can copy it.
+//!
+//! The file keeps its line endings, its final newline (or lack of one) and
+//! its permissions, and is replaced atomically (see `write_file`).
+
+use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Tool, ToolContext, ToolError, ToolOutput};
+use super::{
+    MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking, truncate_output,
+};
+use crate::workspace::Workspace;
+
+mod matching;
+
+use matching::plan;
+
+/// Files larger than this are refused: an edit holds the file in memory
+/// twice and diffs it.
+pub const MAX_EDIT_BYTES: u64 = 16 * 1024 * 1024;
 
 pub struct EditFile;
 
 #[derive(Debug, Deserialize)]
-pub struct Args {}
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    path: String,
+    old_string: String,
+    new_string: String,
+    replace_all: Option<bool>,
+}
 
 impl Tool for EditFile {
     const NAME: &'static str = "edit_file";
     type Args = Args;
 
-    async fn run(&self, _args: Args, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        Err(ToolError::Failed("edit_file is not written yet".into()))
+    async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let invalid = |problem: &str| {
+            ToolError::InvalidArguments(format!("Invalid arguments for edit_file: {problem}."))
+        };
+        if args.old_string.is_empty() {
+            return Err(invalid(
+                "`old_string` is empty; quote the existing text to replace (with a few surrounding lines), or use write_file to create a new file or replace a whole file",
+            ));
+        }
+        if args.old_string == args.new_string {
+            return Err(invalid(
+                "`old_string` and `new_string` are identical, so the edit would change nothing; give the new text in `new_string`",
+            ));
+        }
+        let target = ctx.workspace.resolve_for_write(&args.path)?;
+        let workspace = ctx.workspace.clone();
+        // Not cancellable once started: the write is atomic, and the model
+        // must be told truthfully whether it happened.
+        run_blocking(move || edit(&workspace, &target, &args)).await
+    }
+}
+
+fn edit(workspace: &Workspace, target: &Path, args: &Args) -> Result<ToolOutput, ToolError> {
+    let shown = workspace.display(target);
+    let failed = |what: String| ToolError::Failed(format!("cannot edit `{shown}`: {what}"));
+    let meta = match std::fs::metadata(target) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ToolError::Failed(format!(
+                "`{shown}` does not exist; edit_file changes existing files, so use write_file to create it (or glob to find the right path)"
+            )));
+        }
+        Err(e) => return Err(failed(e.to_string())),
+    };
+    if meta.is_dir() {
+        return Err(ToolError::Failed(format!(
+            "`{shown}` is a directory; give the path of a file to edit"
+        )));
+    }
+    if !meta.is_file() {
+        return Err(failed("it is not a regular file".into()));
+    }
+    if meta.len() > MAX_EDIT_BYTES {
+        return Err(failed(format!(
+            "it is {} bytes, more than edit_file handles ({MAX_EDIT_BYTES}); use shell tools for such files",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(target).map_err(|e| failed(e.to_string()))?;
+    if bytes.contains(&0) {
+        return Err(failed(
+            "it is a binary file; edit_file edits only text files".into(),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        failed("it is not UTF-8 text; edit_file edits only UTF-8 text files".into())
+    })?;
+
+    let replace_all = args.replace_all.unwrap_or(false);
+    let plan = plan(
+        &text,
+        &args.old_string,
+        &args.new_string,
+        replace_all,
+        &shown,
+    )?;
+    let mut result = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in &plan.replacements {
+        result.push_str(&text[at..r.range.start]);
+        result.push_str(&r.text);
+        at = r.range.end;
+    }
+    result.push_str(&text[at..]);
+    keep_final_newline(&text, &mut result);
+    if result == text {
+        return Err(ToolError::Failed(format!(
+            "the edit would leave `{shown}` unchanged; check that `new_string` differs from the text it replaces"
+        )));
+    }
+
+    super::write_file::write(workspace, target, result.as_bytes())?;
+
+    let before = text.replace("\r\n", "\n");
+    let after = result.replace("\r\n", "\n");
+    let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+    let (mut added, mut removed) = (0, 0);
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let mut unified = diff.unified_diff();
+    unified
+        .context_radius(3)
+        .header(&format!("a/{shown}"), &format!("b/{shown}"));
+    let count = plan.replacements.len();
+    let summary = format!(
+        "{shown}: {count} {} (+{added} -{removed})",
+        if count == 1 {
+            "replacement"
+        } else {
+            "replacements"
+        }
+    );
+    let mut content = format!("Edited {summary}.");
+    if let Some(note) = plan.how.note() {
+        content.push(' ');
+        content.push_str(note);
+    }
+    content.push('\n');
+    content.push_str(unified.to_string().trim_end_matches('\n'));
+    Ok(ToolOutput {
+        content: truncate_output(&content, MAX_OUTPUT_BYTES - 200),
+        summary,
+    })
+}
+
+/// Keeps the file's final newline, or its absence, whatever the edit did at
+/// the end of the file: models rarely mean to change it.
+fn keep_final_newline(original: &str, result: &mut String) {
+    if original.is_empty() || result.is_empty() {
+        return;
+    }
+    match (original.ends_with('\n'), result.ends_with('\n')) {
+        (true, false) => result.push_str(if original.ends_with("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        }),
+        (false, true) => {
+            result.pop();
+            if result.ends_with('\r') {
+                result.pop();
+            }
+        }
+        _ => {}
     }
 }

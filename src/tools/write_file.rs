@@ -27,7 +27,7 @@ impl Tool for WriteFile {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-let target = ctx.workspace.resolve_for_write(&args.path)?;
+        let target = ctx.workspace.resolve_for_write(&args.path)?;
         let workspace = ctx.workspace.clone();
         // Not cancellable once started: the write is short and atomic,
         // and the model must be told truthfully whether it happened.
@@ -35,7 +35,11 @@ let target = ctx.workspace.resolve_for_write(&args.path)?;
     }
 }
 
-fn write(workspace: &Workspace, target: &Path, content: &[u8]) -> Result<ToolOutput, ToolError> {
+pub(crate) fn write(
+    workspace: &Workspace,
+    target: &Path,
+    content: &[u8],
+) -> Result<ToolOutput, ToolError> {
     let shown = workspace.display(target);
     let failed = |what: &str, e: std::io::Error| {
         ToolError::Failed(format!("cannot write `{shown}`: {what}: {e}"))

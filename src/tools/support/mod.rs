@@ -3,5 +3,9 @@
 
 pub mod args;
 pub mod blocking;
+pub mod code;
+pub mod git;
 pub mod output;
+pub mod process;
 pub mod sandbox;
+pub mod search;
