@@ -29,6 +29,11 @@ pub struct RunArgs {
     #[arg(long, env = "GLINT_MODEL", default_value = "zai-org/GLM-4.7-Flash")]
     pub model: String,
 
+    /// Base URL of an OpenAI-compatible server for --model openai:NAME
+    /// (e.g. http://localhost:8000/v1), or to override OpenRouter's.
+    #[arg(long, value_name = "URL", env = "GLINT_BASE_URL")]
+    pub base_url: Option<String>,
+
     /// Workspace root (default: the current directory). Tools never read or
     /// write outside it.
     #[arg(long = "cd", value_name = "DIR")]

@@ -46,7 +46,7 @@ fn run_agent(args: RunArgs) -> Result<u8> {
     };
     let workspace = Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))?;
     let spec = ModelSpec::parse(&args.model)?;
-    let model = engine::open(&spec)?;
+    let model = engine::open(&spec, args.base_url.as_deref())?;
     let tools = Arc::new(ToolRegistry::builtin());
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
     let system_prompt = glint::prompts::system_prompt(workspace.root(), &tools, &date)?;

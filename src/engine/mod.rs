@@ -10,6 +10,7 @@
 //!   implement [`Model`] directly.
 
 mod glm_model;
+pub mod http;
 pub mod scripted;
 mod spec;
 
