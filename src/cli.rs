@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::agent::DEFAULT_MAX_TURNS;
+use crate::dev::tiny_glm::TinyGlmOptions;
+use crate::engine::OpenOptions;
+use crate::engine::local::{DeviceChoice, IsqChoice};
 use crate::tools::SandboxPolicy;
 
 /// glint: a terminal coding agent running GLM-4.7-Flash in-process.
@@ -28,6 +31,32 @@ pub struct RunArgs {
     /// script:FILE to replay a scripted model.
     #[arg(long, env = "GLINT_MODEL", default_value = "zai-org/GLM-4.7-Flash")]
     pub model: String,
+
+    /// In-situ quantization of a local model's weights at load time.
+    #[arg(long, value_enum, default_value_t = IsqChoice::Auto)]
+    pub isq: IsqChoice,
+
+    /// Where a local model runs: auto, cpu, cuda:N or metal.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+
+    /// Most tokens (prompt + answer) a turn may hold with a local model
+    /// (default: the model's window); it also sizes the GPU's KV cache.
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(256..))]
+    pub max_context: Option<u64>,
+
+    /// Sampling temperature (0 = greedy; local default 0.7, as GLM recommends
+    /// for agentic coding).
+    #[arg(long, value_parser = parse_temperature)]
+    pub temperature: Option<f64>,
+
+    /// Nucleus sampling threshold (local default 1.0).
+    #[arg(long, value_parser = parse_top_p)]
+    pub top_p: Option<f64>,
+
+    /// Most tokens the model may generate in one turn.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tokens: Option<u64>,
 
     /// Base URL of an OpenAI-compatible server for --model openai:NAME
     /// (e.g. http://localhost:8000/v1), or to override OpenRouter's.
@@ -62,6 +91,35 @@ pub struct RunArgs {
     pub sandbox: SandboxMode,
 }
 
+fn parse_temperature(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
+        _ => Err(format!("`{value}` is not a temperature between 0 and 2")),
+    }
+}
+
+fn parse_top_p(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+        _ => Err(format!("`{value}` is not a top-p in (0, 1]")),
+    }
+}
+
+impl RunArgs {
+    /// The engine options these arguments select.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            base_url: self.base_url.clone(),
+            isq: self.isq,
+            device: self.device,
+            max_context: self.max_context.map(|n| n as usize),
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens.map(|n| n as usize),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SandboxMode {
     WorkspaceWrite,
@@ -82,6 +140,20 @@ pub enum Command {
     /// See exactly what a model is fed and what glint makes of its output.
     #[command(subcommand)]
     Protocol(ProtocolCommand),
+    /// Tools for developing glint.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Write a random-weight checkpoint of GLM-4.7-Flash's architecture.
+    TinyGlm {
+        /// Output directory (created if needed).
+        dir: PathBuf,
+        #[command(flatten)]
+        options: TinyGlmOptions,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::agent::{AgentHandle, Event, RunStatus};
+use crate::engine::local::LoadEvent;
 use crate::tools::one_line;
 
 /// Exit codes of a headless run.
@@ -102,6 +103,22 @@ async fn next_interrupt(interrupts: &mut Option<Interrupts>) -> Option<()> {
     match interrupts {
         Some(interrupts) => interrupts.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Shows a model-loading stage: a JSON event with `--json`, else a line on
+/// stderr.
+pub fn print_load_event(options: HeadlessOptions, event: &LoadEvent) {
+    if options.json {
+        let mut value = serde_json::to_value(event).unwrap_or_default();
+        if let Value::Object(map) = &mut value {
+            map.insert("type".into(), Value::String("model_loading".into()));
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+        let _ = out.flush();
+    } else {
+        eprintln!("glint: {} ({:.1} s)", event.message, event.elapsed_s);
     }
 }
 

@@ -7,9 +7,11 @@
 pub mod agent;
 pub mod cli;
 pub mod conversation;
+pub mod dev;
 pub mod engine;
 pub mod glm;
 pub mod headless;
+pub mod logging;
 pub mod prompts;
 pub mod protocol_cmd;
 pub mod tools;

@@ -1,6 +1,7 @@
 //! The `glint` binary: argument parsing and the two front ends.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -8,7 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use glint::agent::{self, AgentConfig};
-use glint::cli::{Cli, Command, RunArgs};
+use glint::cli::{Cli, Command, DevCommand, RunArgs};
+use glint::dev::tiny_glm::{self, TinyGlmOptions};
+use glint::engine::local::LoadEvent;
 use glint::engine::{self, ModelSpec};
 use glint::headless::{self, HeadlessOptions, exit};
 use glint::tools::ToolRegistry;
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
         Some(Command::Protocol(command)) => {
             glint::protocol_cmd::run(command).map(|()| exit::ANSWERED)
         }
+        Some(Command::Dev(DevCommand::TinyGlm { dir, options })) => write_tiny_glm(&dir, &options),
         None => run_agent(cli.run),
     };
     match result {
@@ -46,17 +50,19 @@ fn run_agent(args: RunArgs) -> Result<u8> {
     };
     let workspace = Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))?;
     let spec = ModelSpec::parse(&args.model)?;
-    let model = engine::open(&spec, args.base_url.as_deref())?;
     let tools = Arc::new(ToolRegistry::builtin());
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
     let system_prompt = glint::prompts::system_prompt(workspace.root(), &tools, &date)?;
+    glint::logging::init();
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let options = HeadlessOptions {
         json: args.json,
         show_reasoning: args.show_reasoning,
     };
-    Ok(runtime.block_on(async move {
+    runtime.block_on(async move {
+        let progress = |event: LoadEvent| headless::print_load_event(options, &event);
+        let model = engine::open(&spec, &args.open_options(), &progress).await?;
         let handle = agent::spawn(AgentConfig {
             model,
             tools,
@@ -66,8 +72,21 @@ fn run_agent(args: RunArgs) -> Result<u8> {
             thinking: !args.no_thinking,
             sandbox: args.sandbox.into(),
         });
-        headless::run(handle, task, options).await
-    }))
+        Ok(headless::run(handle, task, options).await)
+    })
+}
+
+/// `glint dev tiny-glm DIR`.
+fn write_tiny_glm(dir: &Path, options: &TinyGlmOptions) -> Result<u8> {
+    let summary = tiny_glm::write(dir, options)?;
+    println!(
+        "wrote {}: {} tensors, {} parameters, {:.1} MiB",
+        dir.display(),
+        summary.tensors,
+        summary.parameters,
+        summary.bytes as f64 / (1024.0 * 1024.0)
+    );
+    Ok(exit::ANSWERED)
 }
 
 /// `--task TEXT`, or the task from stdin for `--task -`.

@@ -11,6 +11,7 @@
 
 mod glm_model;
 pub mod http;
+pub mod local;
 pub mod scripted;
 mod spec;
 
@@ -23,7 +24,7 @@ use crate::conversation::{Message, ToolSpec};
 use crate::glm::ParsedToolCall;
 
 pub use glm_model::GlmModel;
-pub use spec::{ModelSpec, ModelSpecError, OpenError, open};
+pub use spec::{ModelSpec, ModelSpecError, OpenError, OpenOptions, open};
 
 /// What the agent asks of a model for one turn.
 #[derive(Debug, Clone)]

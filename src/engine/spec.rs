@@ -1,8 +1,12 @@
 //! `--model` values.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::http::{HttpConfig, HttpModel, Provider};
+use super::local::{DeviceChoice, IsqChoice, LoadEvent, LocalEngine, LocalOptions, Sampling};
+use super::scripted::ScriptedModel;
+use super::{GlmModel, Model};
 
 /// Which engine and model `--model` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +27,6 @@ pub enum ModelSpecError {
     EmptyScriptPath(String),
     #[error("--model {0}: name the model after the colon, e.g. openrouter:z-ai/glm-4.7-flash")]
     EmptyModelName(String),
-    #[error(
-        "--model {0}: this build of glint has no {1} engine yet; use --model script:FILE to replay a scripted model"
-    )]
-    EngineNotBuilt(String, &'static str),
 }
 
 impl ModelSpec {
@@ -67,22 +67,69 @@ pub enum OpenError {
     Engine(#[from] super::EngineError),
 }
 
-/// Opens the model `spec` names; `base_url` is `--base-url`, for HTTP engines.
-pub fn open(
+/// What `--model` needs besides its own value.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// `--base-url`, for HTTP engines.
+    pub base_url: Option<String>,
+    pub isq: IsqChoice,
+    pub device: DeviceChoice,
+    pub max_context: Option<usize>,
+    /// Sampling as given on the command line; unset values keep each
+    /// engine's default (GLM's recommendation locally, the server's own).
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub max_tokens: Option<usize>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            base_url: None,
+            isq: IsqChoice::Auto,
+            device: DeviceChoice::Auto,
+            max_context: None,
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+        }
+    }
+}
+
+/// Opens (for a local model: loads) the model `spec` names, reporting load
+/// stages to `progress`.
+pub async fn open(
     spec: &ModelSpec,
-    base_url: Option<&str>,
-) -> Result<std::sync::Arc<dyn super::Model>, OpenError> {
+    options: &OpenOptions,
+    progress: &(dyn Fn(LoadEvent) + Send + Sync),
+) -> Result<Arc<dyn Model>, OpenError> {
     match spec {
         ModelSpec::Script(path) => {
-            let script = super::scripted::ScriptedModel::load(path)?;
-            Ok(std::sync::Arc::new(super::GlmModel::new(script)))
+            let script = ScriptedModel::load(path)?;
+            Ok(Arc::new(GlmModel::new(script)))
         }
         ModelSpec::Http { provider, name } => {
-            let config = HttpConfig::from_env(*provider, name, base_url)?;
-            Ok(std::sync::Arc::new(HttpModel::new(config)?))
+            let mut config = HttpConfig::from_env(*provider, name, options.base_url.as_deref())?;
+            config.temperature = options.temperature.map(|t| t as f32);
+            config.top_p = options.top_p.map(|p| p as f32);
+            config.max_tokens = options.max_tokens.map(|n| n.min(u32::MAX as usize) as u32);
+            Ok(Arc::new(HttpModel::new(config)?))
         }
         ModelSpec::Local(name) => {
-            Err(ModelSpecError::EngineNotBuilt(name.clone(), "local (mistralrs)").into())
+            let defaults = Sampling::default();
+            let local = LocalOptions {
+                model: name.clone(),
+                isq: options.isq,
+                device: options.device,
+                max_context: options.max_context,
+                sampling: Sampling {
+                    temperature: options.temperature.unwrap_or(defaults.temperature),
+                    top_p: options.top_p.unwrap_or(defaults.top_p),
+                    max_tokens: options.max_tokens,
+                },
+            };
+            let engine = LocalEngine::load(&local, progress).await?;
+            Ok(Arc::new(GlmModel::new(engine)))
         }
     }
 }

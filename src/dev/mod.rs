@@ -1,0 +1,3 @@
+//! Commands for developing and testing glint itself (`glint dev ...`).
+
+pub mod tiny_glm;

@@ -1,0 +1,260 @@
+//! The in-process engine: a model run by mistralrs inside glint.
+//!
+//! glint renders GLM's prompt itself and sends mistralrs raw completion
+//! requests as token ids, so what the model sees is exactly the rendered
+//! prompt (no second chat template), and the prompt's length is known and
+//! checked against the context window before mistralrs sees it (a too-long
+//! prompt would otherwise only close the response channel).
+
+mod options;
+mod source;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use mistralrs::{
+    Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams, StopTokens,
+};
+use tokio::sync::mpsc;
+
+use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream, Usage};
+pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
+pub use source::{ModelSource, SourceError, check_glm4_moe_lite};
+
+/// A stage of loading a model, for progress displays.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LoadEvent {
+    /// `resolving`, `loading` or `ready`.
+    pub stage: &'static str,
+    pub message: String,
+    /// Seconds since loading began.
+    pub elapsed_s: f64,
+}
+
+/// A loaded model.
+pub struct LocalEngine {
+    model: Arc<mistralrs::Model>,
+    label: String,
+    /// Most tokens (prompt + generated) one request may hold.
+    max_context: usize,
+    sampling: Sampling,
+}
+
+impl LocalEngine {
+    /// Loads the model `options` name, reporting each stage to `progress`.
+    pub async fn load(
+        options: &LocalOptions,
+        progress: &(dyn Fn(LoadEvent) + Send + Sync),
+    ) -> Result<Self, EngineError> {
+        let started = Instant::now();
+        let report = |stage: &'static str, message: String| {
+            progress(LoadEvent {
+                stage,
+                message,
+                elapsed_s: started.elapsed().as_secs_f64(),
+            })
+        };
+        report("resolving", format!("resolving {}", options.model));
+        let source = ModelSource::parse(&options.model).map_err(backend)?;
+        let device = options.device.resolve().map_err(EngineError::Backend)?;
+        let on_cpu = device.is_cpu();
+        if let (ModelSource::Directory(dir), Some(config)) =
+            (&source, source.config().map_err(backend)?)
+        {
+            check_glm4_moe_lite(dir, &config, on_cpu).map_err(backend)?;
+        }
+        report(
+            "loading",
+            format!("loading {} on {}", options.model, options.device),
+        );
+        let model = options::build(&source, options, device)
+            .await
+            .map_err(|e| {
+                EngineError::Backend(load_error(&options.model, &source, &e.to_string()))
+            })?;
+        let model_limit = model.max_sequence_length().ok().flatten();
+        let max_context = match (options.max_context, model_limit) {
+            (Some(asked), Some(limit)) if asked > limit => {
+                return Err(EngineError::Backend(format!(
+                    "--max-context {asked} is larger than the model's window of {limit} tokens; use at most {limit}"
+                )));
+            }
+            (Some(asked), _) => asked,
+            (None, Some(limit)) => limit,
+            (None, None) => options::DEFAULT_MAX_CONTEXT,
+        };
+        report(
+            "ready",
+            format!("{} ready ({max_context}-token context)", options.model),
+        );
+        Ok(LocalEngine {
+            model: Arc::new(model),
+            label: options.model.clone(),
+            max_context,
+            sampling: options.sampling,
+        })
+    }
+
+    /// The context window requests are checked against.
+    pub fn max_context(&self) -> usize {
+        self.max_context
+    }
+
+    /// Token ids of `text` as the model's tokenizer splits it, with no
+    /// special tokens added (the rendered prompt already has GLM's).
+    pub async fn tokenize(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        tokenize(&self.model, text.to_string()).await
+    }
+}
+
+async fn tokenize(model: &mistralrs::Model, text: String) -> Result<Vec<u32>, EngineError> {
+    model
+        .tokenize(either::Either::Right(text), None, false, false, None)
+        .await
+        .map_err(|e| EngineError::Backend(format!("the tokenizer failed: {e}")))
+}
+
+fn backend(error: SourceError) -> EngineError {
+    EngineError::Backend(error.to_string())
+}
+
+/// A one-line load error that says what to do.
+fn load_error(name: &str, source: &ModelSource, detail: &str) -> String {
+    let detail = detail.lines().next().unwrap_or_default();
+    match source {
+        ModelSource::Hub(id) => format!(
+            "cannot load {id} from Hugging Face ({detail}); when offline, pre-download it with `huggingface-cli download {id}` on a connected machine and copy the cache, or pass a local directory"
+        ),
+        _ => format!("cannot load {name} ({detail})"),
+    }
+}
+
+impl RawCompletion for LocalEngine {
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn complete(&self, request: RawCompletionRequest) -> RawStream {
+        let (tx, rx) = mpsc::channel(64);
+        let model = self.model.clone();
+        let max_context = self.max_context;
+        let sampling = self.sampling;
+        tokio::spawn(async move {
+            let result = async {
+                let ids = tokenize(&model, request.prompt).await?;
+                stream_completion(&model, ids, request.stop, max_context, sampling, &tx).await
+            }
+            .await;
+            if let Err(error) = result {
+                let _ = tx.send(Err(error)).await;
+            }
+        });
+        tokio_stream_from(rx)
+    }
+}
+
+fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// Sends one raw completion request and forwards its chunks until the
+/// sequence finishes or the consumer goes away (dropping mistralrs's
+/// response channel cancels the sequence).
+async fn stream_completion(
+    model: &mistralrs::Model,
+    ids: Vec<u32>,
+    stop: Vec<String>,
+    max_context: usize,
+    sampling: Sampling,
+    out: &mpsc::Sender<Result<RawChunk, EngineError>>,
+) -> Result<(), EngineError> {
+    let prompt_tokens = ids.len();
+    if prompt_tokens >= max_context {
+        return Err(EngineError::Backend(format!(
+            "the prompt is {prompt_tokens} tokens but the context holds {max_context}; start a new session or raise --max-context"
+        )));
+    }
+    let room = max_context - prompt_tokens;
+    let mut params = if sampling.temperature <= 0.0 {
+        SamplingParams::deterministic()
+    } else {
+        let mut params = SamplingParams::neutral();
+        params.temperature = Some(sampling.temperature);
+        params.top_p = Some(sampling.top_p);
+        params
+    };
+    params.max_len = Some(sampling.max_tokens.map_or(room, |max| max.min(room)));
+    params.stop_toks = Some(StopTokens::Seqs(stop));
+
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = model.inner();
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::CompletionTokens(ids),
+        sampling_params: params,
+        response: tx,
+        return_logprobs: false,
+        is_streaming: true,
+        id: runner.next_request_id(),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: None,
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    let sender = runner
+        .get_sender(None)
+        .map_err(|e| EngineError::Backend(format!("the engine is not running: {e}")))?;
+    sender
+        .send(request)
+        .await
+        .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
+
+    let mut completion_tokens = 0u64;
+    loop {
+        let Some(response) = rx.recv().await else {
+            return Err(EngineError::Backend(
+                "the engine closed the response without finishing; see glint's log for its error"
+                    .into(),
+            ));
+        };
+        match response {
+            Response::CompletionChunk(chunk) => {
+                // mistralrs sends one chunk per generated token.
+                completion_tokens += 1;
+                let mut finished = false;
+                for choice in chunk.choices {
+                    finished |= choice.finish_reason.is_some();
+                    if !choice.text.is_empty()
+                        && out.send(Ok(RawChunk::Text(choice.text))).await.is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+                if finished {
+                    let usage = Usage {
+                        prompt_tokens: Some(prompt_tokens as u64),
+                        completion_tokens: Some(completion_tokens),
+                    };
+                    let _ = out.send(Ok(RawChunk::Usage(usage))).await;
+                    return Ok(());
+                }
+            }
+            Response::CompletionModelError(message, _) | Response::ModelError(message, _) => {
+                return Err(EngineError::Backend(format!("the model failed: {message}")));
+            }
+            Response::InternalError(error) | Response::ValidationError(error) => {
+                return Err(EngineError::Backend(format!("the engine failed: {error}")));
+            }
+            _ => {
+                return Err(EngineError::Backend(
+                    "the engine sent an unexpected response to a completion request".into(),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Options of the local engine and how they map onto mistralrs's builders.
+
+use std::fmt;
+use std::str::FromStr;
+
+use mistralrs::{
+    Device, GgufModelBuilder, IsqType, MemoryGpuConfig, ModelDType, PagedAttentionMetaBuilder,
+    TextModelBuilder,
+};
+
+use super::source::ModelSource;
+
+/// Context used when the model does not state its window.
+pub const DEFAULT_MAX_CONTEXT: usize = 32_768;
+
+/// In-situ quantization of the weights at load time (`--isq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IsqChoice {
+    /// Keep the checkpoint's precision (quantization by free GPU memory is
+    /// not measured yet, so auto does not quantize).
+    Auto,
+    Q4k,
+    Q6k,
+    #[value(name = "q8_0")]
+    Q8_0,
+    Fp8,
+    None,
+}
+
+impl IsqChoice {
+    fn isq_type(self) -> Option<IsqType> {
+        match self {
+            IsqChoice::Q4k => Some(IsqType::Q4K),
+            IsqChoice::Q6k => Some(IsqType::Q6K),
+            IsqChoice::Q8_0 => Some(IsqType::Q8_0),
+            IsqChoice::Fp8 => Some(IsqType::F8E4M3),
+            IsqChoice::Auto | IsqChoice::None => None,
+        }
+    }
+}
+
+/// Where the model runs (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// The first CUDA GPU or Metal device this build supports, else the CPU.
+    Auto,
+    Cpu,
+    Cuda(usize),
+    Metal,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "metal" => Ok(DeviceChoice::Metal),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            _ => value
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| {
+                    format!("`{value}` is not a device; use auto, cpu, cuda:N or metal")
+                }),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Auto => write!(f, "auto"),
+            DeviceChoice::Cpu => write!(f, "cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+            DeviceChoice::Metal => write!(f, "metal"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// The device to load on; a GPU this build cannot drive is refused with
+    /// the build flag that would.
+    pub fn resolve(self) -> Result<Device, String> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Auto => mistralrs::best_device(false)
+                .map_err(|e| format!("cannot pick a device ({e}); pass --device cpu")),
+            DeviceChoice::Cuda(ordinal) => {
+                if !cfg!(feature = "cuda") {
+                    return Err(format!(
+                        "--device cuda:{ordinal}: this glint was built without CUDA; rebuild with `cargo build --release --features cuda` (add flash-attn on H100/H200), or use --device cpu"
+                    ));
+                }
+                Device::new_cuda(ordinal).map_err(|e| {
+                    format!("--device cuda:{ordinal}: no usable CUDA device ({e}); check nvidia-smi, or use --device cpu")
+                })
+            }
+            DeviceChoice::Metal => {
+                if !cfg!(feature = "metal") {
+                    return Err(
+                        "--device metal: this glint was built without Metal; rebuild with `cargo build --release --features metal`, or use --device cpu".into(),
+                    );
+                }
+                Device::new_metal(0).map_err(|e| {
+                    format!("--device metal: no usable Metal device ({e}); use --device cpu")
+                })
+            }
+        }
+    }
+}
+
+/// How tokens are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// 0 means greedy.
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Most tokens generated per turn; the context's room when unset.
+    pub max_tokens: Option<usize>,
+}
+
+impl Default for Sampling {
+    /// GLM-4.7-Flash's recommendation for agentic coding.
+    fn default() -> Self {
+        Sampling {
+            temperature: 0.7,
+            top_p: 1.0,
+            max_tokens: None,
+        }
+    }
+}
+
+/// Everything `--model` and its companions say about the local engine.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub model: String,
+    pub isq: IsqChoice,
+    pub device: DeviceChoice,
+    pub max_context: Option<usize>,
+    pub sampling: Sampling,
+}
+
+/// Builds the mistralrs model. On CPU the activations run in f32 (fast and
+/// exact there); on CUDA, PagedAttention gets a KV cache sized for the
+/// context instead of mistralrs's 4,064-token default.
+pub(super) async fn build(
+    source: &ModelSource,
+    options: &LocalOptions,
+    device: Device,
+) -> anyhow::Result<mistralrs::Model> {
+    let on_cpu = device.is_cpu();
+    let on_cuda = device.is_cuda();
+    let paged = if on_cuda {
+        let mut meta = PagedAttentionMetaBuilder::default();
+        if let Some(context) = options.max_context {
+            meta = meta.with_gpu_memory(MemoryGpuConfig::ContextSize(context));
+        }
+        Some(meta.build()?)
+    } else {
+        None
+    };
+    match source {
+        ModelSource::Gguf(path) => {
+            let dir = path
+                .parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| ".".into());
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut builder = GgufModelBuilder::new(dir, vec![file]).with_device(device);
+            if on_cpu {
+                builder = builder.with_force_cpu();
+            }
+            if let Some(paged) = paged {
+                builder = builder.with_paged_attn(paged);
+            }
+            Ok(builder.build().await?)
+        }
+        ModelSource::Directory(dir) => {
+            let builder = TextModelBuilder::new(dir.display().to_string());
+            finish_text_builder(builder, options, device, on_cpu, paged).await
+        }
+        ModelSource::Hub(id) => {
+            let builder = TextModelBuilder::new(id);
+            finish_text_builder(builder, options, device, on_cpu, paged).await
+        }
+    }
+}
+
+async fn finish_text_builder(
+    mut builder: TextModelBuilder,
+    options: &LocalOptions,
+    device: Device,
+    on_cpu: bool,
+    paged: Option<mistralrs::PagedAttentionConfig>,
+) -> anyhow::Result<mistralrs::Model> {
+    builder = builder.with_device(device);
+    if on_cpu {
+        builder = builder.with_force_cpu().with_dtype(ModelDType::F32);
+    }
+    if let Some(isq) = options.isq.isq_type() {
+        builder = builder.with_isq(isq);
+    }
+    if let Some(paged) = paged {
+        builder = builder.with_paged_attn(paged);
+    }
+    builder.build().await
+}

@@ -1,0 +1,178 @@
+//! Where a local model comes from, checked before mistralrs sees it.
+//!
+//! mistralrs 0.8.1 looks a missing local path up on Hugging Face (failing
+//! with a DNS error offline), and loads some checkpoints it cannot run; these
+//! checks turn such cases into one-line errors that say what to do.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// A model named by `--model`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// `owner/name` on Hugging Face (downloaded into, or read from, its cache).
+    Hub(String),
+    /// A directory with `config.json`, safetensors and `tokenizer.json`.
+    Directory(PathBuf),
+    /// A single GGUF file (weights, tokenizer and chat template in one).
+    Gguf(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error(
+        "model path {0} does not exist; pass an existing directory or .gguf file, or a Hugging Face id like zai-org/GLM-4.7-Flash"
+    )]
+    MissingPath(String),
+    #[error(
+        "--model {0} is neither an existing path nor a Hugging Face id (owner/name); check the spelling"
+    )]
+    NotAnId(String),
+    #[error(
+        "{0} has no config.json; a model directory needs config.json, *.safetensors and tokenizer.json"
+    )]
+    NoConfig(String),
+    #[error("{path} is not valid JSON ({message}); re-download the model")]
+    BadConfig { path: String, message: String },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ModelSource {
+    /// Classifies `--model`: an existing path, something that can only be a
+    /// path (then it must exist), or a Hugging Face id.
+    pub fn parse(value: &str) -> Result<Self, SourceError> {
+        let path = Path::new(value);
+        if path.is_dir() {
+            return Ok(ModelSource::Directory(path.to_path_buf()));
+        }
+        if path.is_file() {
+            if has_gguf_extension(path) {
+                return Ok(ModelSource::Gguf(path.to_path_buf()));
+            }
+            return Err(SourceError::Unsupported(format!(
+                "{value} is a file but not a .gguf; pass a .gguf file or a model directory"
+            )));
+        }
+        let looks_like_path = value.starts_with('/')
+            || value.starts_with('.')
+            || value.starts_with('~')
+            || has_gguf_extension(path)
+            || value.matches('/').count() != 1;
+        if looks_like_path {
+            return Err(SourceError::MissingPath(value.to_string()));
+        }
+        let valid_part = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        match value.split_once('/') {
+            Some((owner, name)) if valid_part(owner) && valid_part(name) => {
+                Ok(ModelSource::Hub(value.to_string()))
+            }
+            _ => Err(SourceError::NotAnId(value.to_string())),
+        }
+    }
+
+    /// The model's `config.json`, for a local directory.
+    pub fn config(&self) -> Result<Option<Value>, SourceError> {
+        let ModelSource::Directory(dir) = self else {
+            return Ok(None);
+        };
+        let path = dir.join("config.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| SourceError::NoConfig(dir.display().to_string()))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SourceError::BadConfig {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+    }
+}
+
+fn has_gguf_extension(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("gguf"))
+}
+
+/// Checks a `glm4_moe_lite` checkpoint for what mistralrs 0.8.1 cannot run:
+/// a value head size other than `qk_nope + qk_rope` (it assumes they are
+/// equal), and, on CPU, routed experts stored per expert (they load as dummy
+/// layers and fail at the first forward pass).
+pub fn check_glm4_moe_lite(dir: &Path, config: &Value, on_cpu: bool) -> Result<(), SourceError> {
+    if config.get("model_type").and_then(Value::as_str) != Some("glm4_moe_lite") {
+        return Ok(());
+    }
+    let dim = |key: &str| config.get(key).and_then(Value::as_u64);
+    if let (Some(nope), Some(rope), Some(v)) = (
+        dim("qk_nope_head_dim"),
+        dim("qk_rope_head_dim"),
+        dim("v_head_dim"),
+    ) && v != nope + rope
+    {
+        return Err(SourceError::Unsupported(format!(
+            "{}: v_head_dim {v} differs from qk_nope_head_dim + qk_rope_head_dim = {}; the mistralrs engine supports glm4_moe_lite only when they are equal (as in GLM-4.7-Flash)",
+            dir.display(),
+            nope + rope
+        )));
+    }
+    if on_cpu && has_per_expert_weights(dir) {
+        return Err(SourceError::Unsupported(format!(
+            "{}: routed experts are stored one per expert, which mistralrs runs only on GPU; use --device cuda:0, or a checkpoint with stacked experts (glint dev tiny-glm --layout stacked)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the safetensors index names per-expert tensors
+/// (`mlp.experts.0.gate_proj.weight`).
+fn has_per_expert_weights(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("model.safetensors.index.json")) else {
+        return false;
+    };
+    let Ok(index) = serde_json::from_str::<Value>(&text) else {
+        return false;
+    };
+    index
+        .get("weight_map")
+        .and_then(Value::as_object)
+        .is_some_and(|map| map.keys().any(|k| k.contains(".mlp.experts.0.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_model_names() {
+        assert_eq!(
+            ModelSource::parse("zai-org/GLM-4.7-Flash"),
+            Ok(ModelSource::Hub("zai-org/GLM-4.7-Flash".into()))
+        );
+        assert!(matches!(
+            ModelSource::parse("./missing-model"),
+            Err(SourceError::MissingPath(_))
+        ));
+        assert!(matches!(
+            ModelSource::parse("/no/such/dir"),
+            Err(SourceError::MissingPath(_))
+        ));
+        assert!(matches!(
+            ModelSource::parse("model.gguf"),
+            Err(SourceError::MissingPath(_))
+        ));
+        assert!(matches!(
+            ModelSource::parse("a/b/c"),
+            Err(SourceError::MissingPath(_))
+        ));
+        assert!(matches!(
+            ModelSource::parse("bad id/x"),
+            Err(SourceError::NotAnId(_))
+        ));
+    }
+}

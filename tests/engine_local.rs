@@ -1,0 +1,252 @@
+//! The in-process mistralrs engine on CPU: a tiny random-weight GLM-4.7-Flash
+//! checkpoint end to end, and SmolLM2-135M-Instruct, a real model.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use glint::conversation::Message;
+use glint::dev::tiny_glm::{self, ExpertLayout, TinyGlmOptions, WeightType};
+use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, LocalOptions, Sampling};
+use glint::engine::{
+    GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, TurnRequest, Usage,
+};
+use glint::tools::ToolRegistry;
+use serde_json::Value;
+
+use common::{Sandbox, glint};
+
+fn tiny_options() -> TinyGlmOptions {
+    TinyGlmOptions {
+        layers: 2,
+        real_dims: false,
+        hidden: None,
+        heads: None,
+        experts: None,
+        active_experts: None,
+        layout: ExpertLayout::Stacked,
+        weight_type: WeightType::Bf16,
+        seed: 7,
+    }
+}
+
+fn greedy(model: &str, max_tokens: usize) -> LocalOptions {
+    LocalOptions {
+        model: model.to_string(),
+        isq: IsqChoice::None,
+        device: DeviceChoice::Cpu,
+        max_context: Some(4096),
+        sampling: Sampling {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_tokens: Some(max_tokens),
+        },
+    }
+}
+
+async fn load(options: &LocalOptions) -> LocalEngine {
+    match LocalEngine::load(options, &|_| {}).await {
+        Ok(engine) => engine,
+        Err(e) => panic!("{} does not load: {e}", options.model),
+    }
+}
+
+/// Streams one raw completion; returns the text and the usage.
+async fn complete(engine: &LocalEngine, prompt: &str) -> (String, Usage) {
+    let mut stream = engine.complete(RawCompletionRequest {
+        prompt: prompt.to_string(),
+        stop: Vec::new(),
+    });
+    let mut text = String::new();
+    let mut usage = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk.expect("the engine streams") {
+            RawChunk::Text(piece) => text.push_str(&piece),
+            RawChunk::Usage(u) => usage = Some(u),
+        }
+    }
+    (text, usage.expect("usage is reported"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tiny_glm_runs_a_real_agent_prompt_through_the_parser() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    tiny_glm::write(dir.path(), &tiny_options()).expect("checkpoint written");
+    let engine = load(&greedy(&dir.path().display().to_string(), 12)).await;
+    let model = GlmModel::new(engine);
+
+    let tools = ToolRegistry::builtin().specs();
+    let request = TurnRequest {
+        messages: vec![
+            Message::system("You are glint, a coding agent."),
+            Message::user("List the files in the workspace."),
+        ],
+        tools,
+        thinking: true,
+    };
+    let prompt = model.render(&request);
+    let prompt_tokens = model
+        .backend()
+        .tokenize(&prompt)
+        .await
+        .expect("tokenizes")
+        .len();
+    let mut events = Vec::new();
+    let mut stream = model.stream_turn(request);
+    while let Some(event) = stream.next().await {
+        events.push(event.expect("the turn streams"));
+    }
+    let usage = events.iter().find_map(|e| match e {
+        ModelEvent::Usage(u) => Some(*u),
+        _ => None,
+    });
+    let usage = usage.expect("usage reported");
+    assert_eq!(usage.prompt_tokens, Some(prompt_tokens as u64));
+    let generated = usage.completion_tokens.expect("counted");
+    assert!((1..=12).contains(&generated), "{generated} tokens");
+    // The prompt ends in `<think>`, so what the model says first is reasoning.
+    let reasoning: String = events
+        .iter()
+        .filter_map(|e| match e {
+            ModelEvent::ReasoningDelta(d) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!reasoning.is_empty(), "events: {events:?}");
+}
+
+#[test]
+fn tiny_glm_through_the_binary_ends_with_a_documented_code() {
+    let sandbox = Sandbox::create();
+    let checkpoint = sandbox.outside("tiny-glm");
+    let status = glint(&sandbox.workspace())
+        .args([
+            "dev",
+            "tiny-glm",
+            &checkpoint.display().to_string(),
+            "--layers",
+            "2",
+        ])
+        .status()
+        .expect("glint runs");
+    assert!(status.success());
+    let output = glint(&sandbox.workspace())
+        .args([
+            "--model",
+            &checkpoint.display().to_string(),
+            "--task",
+            "hi",
+            "--json",
+        ])
+        .args([
+            "--device",
+            "cpu",
+            "--max-tokens",
+            "6",
+            "--max-turns",
+            "1",
+            "--temperature",
+            "0",
+        ])
+        .output()
+        .expect("glint runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let stages: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "model_loading")
+        .filter_map(|e| e["stage"].as_str())
+        .collect();
+    assert_eq!(stages, ["resolving", "loading", "ready"]);
+    let last = events.last().expect("events");
+    assert_eq!(last["type"], "run_finished", "{stdout}");
+    let code = output.status.code();
+    match last["status"].as_str() {
+        Some("completed") => assert_eq!(code, Some(0)),
+        Some("max_turns") => assert_eq!(code, Some(1)),
+        other => panic!(
+            "unexpected status {other:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+#[test]
+fn a_missing_model_path_is_a_usage_error_not_a_download() {
+    let sandbox = Sandbox::create();
+    let output = glint(&sandbox.workspace())
+        .args(["--model", "./no-such-model", "--task", "hi"])
+        .output()
+        .expect("glint runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+/// The SmolLM2 GGUF fetched by `tests/fetch-fixtures.sh`.
+fn smollm2() -> PathBuf {
+    let dir = std::env::var_os("GLINT_FIXTURE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/glint/fixtures"))
+        })
+        .expect("HOME or GLINT_FIXTURE_DIR is set");
+    let path = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "{} is missing; run tests/fetch-fixtures.sh (the README's test command, .ci/run, does)",
+        path.display()
+    );
+    path
+}
+
+const SMOL_PROMPT: &str = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHow many legs does a spider have?<|im_end|>\n<|im_start|>assistant\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smollm2_greedy_output_is_identical_across_runs_and_reports_usage() {
+    let options = greedy(&smollm2().display().to_string(), 24);
+    let first_engine = load(&options).await;
+    let (first, usage) = complete(&first_engine, SMOL_PROMPT).await;
+    drop(first_engine);
+    let second_engine = load(&options).await;
+    let (second, second_usage) = complete(&second_engine, SMOL_PROMPT).await;
+
+    assert!(!first.trim().is_empty(), "the model said something");
+    assert_eq!(first, second, "greedy decoding is deterministic");
+    assert_eq!(usage, second_usage);
+    let prompt_tokens = second_engine
+        .tokenize(SMOL_PROMPT)
+        .await
+        .expect("tokenizes")
+        .len();
+    assert_eq!(usage.prompt_tokens, Some(prompt_tokens as u64));
+    assert!(
+        usage
+            .completion_tokens
+            .is_some_and(|n| (1..=24).contains(&n)),
+        "{usage:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_longer_than_the_context_is_refused_before_the_engine_sees_it() {
+    let mut options = greedy(&smollm2().display().to_string(), 8);
+    options.max_context = Some(256);
+    let engine = Arc::new(load(&options).await);
+    let long = "word ".repeat(400);
+    let mut stream = engine.complete(RawCompletionRequest {
+        prompt: long,
+        stop: Vec::new(),
+    });
+    let error = match stream.next().await {
+        Some(Err(e)) => e.to_string(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert!(error.contains("context holds 256"), "{error}");
+    assert!(error.contains("--max-context"), "{error}");
+}
