@@ -43,6 +43,7 @@ fn greedy(model: &str, max_tokens: usize) -> LocalOptions {
             top_p: 1.0,
             max_tokens: Some(max_tokens),
         },
+        prefix_cache: true,
     }
 }
 
@@ -186,6 +187,51 @@ fn a_missing_model_path_is_a_usage_error_not_a_download() {
     assert_eq!(output.status.code(), Some(2));
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn an_uncached_hub_model_offline_says_how_to_get_it() {
+    let sandbox = Sandbox::create();
+    let output = glint(&sandbox.workspace())
+        .args(["--model", "zai-org/GLM-4.7-Flash", "--task", "hi"])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", sandbox.outside("hf-home"))
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .expect("glint runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("not in the Hugging Face cache"), "{err}");
+    assert!(
+        err.contains("huggingface-cli download zai-org/GLM-4.7-Flash"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_gpu_from_a_cpu_build_names_the_feature_to_build_with() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let sandbox = Sandbox::create();
+    let checkpoint = sandbox.outside("missing-but-irrelevant");
+    std::fs::create_dir_all(&checkpoint).expect("mkdir");
+    let output = glint(&sandbox.workspace())
+        .args([
+            "--model",
+            &checkpoint.display().to_string(),
+            "--task",
+            "hi",
+            "--device",
+            "cuda:0",
+        ])
+        .output()
+        .expect("glint runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(last.starts_with("glint: --device cuda:0"), "{err}");
+    assert!(last.contains("--features cuda"), "{err}");
 }
 
 /// The SmolLM2 GGUF fetched by `tests/fetch-fixtures.sh`.

@@ -127,6 +127,7 @@ pub async fn open(
                     top_p: options.top_p.unwrap_or(defaults.top_p),
                     max_tokens: options.max_tokens,
                 },
+                prefix_cache: true,
             };
             let engine = LocalEngine::load(&local, progress).await?;
             Ok(Arc::new(GlmModel::new(engine)))

@@ -57,6 +57,7 @@ impl LocalEngine {
         };
         report("resolving", format!("resolving {}", options.model));
         let source = ModelSource::parse(&options.model).map_err(backend)?;
+        source.check_offline_cache().map_err(backend)?;
         let device = options.device.resolve().map_err(EngineError::Backend)?;
         let on_cpu = device.is_cpu();
         if let (ModelSource::Directory(dir), Some(config)) =

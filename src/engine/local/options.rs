@@ -141,6 +141,9 @@ pub struct LocalOptions {
     pub device: DeviceChoice,
     pub max_context: Option<usize>,
     pub sampling: Sampling,
+    /// Reuse the KV cache of earlier prompts that this one extends (on by
+    /// default; off only to measure a cold prefill).
+    pub prefix_cache: bool,
 }
 
 /// Builds the mistralrs model. On CPU the activations run in f32 (fast and
@@ -179,6 +182,9 @@ pub(super) async fn build(
             if let Some(paged) = paged {
                 builder = builder.with_paged_attn(paged);
             }
+            if !options.prefix_cache {
+                builder = builder.with_prefix_cache_n(None);
+            }
             Ok(builder.build().await?)
         }
         ModelSource::Directory(dir) => {
@@ -208,6 +214,9 @@ async fn finish_text_builder(
     }
     if let Some(paged) = paged {
         builder = builder.with_paged_attn(paged);
+    }
+    if !options.prefix_cache {
+        builder = builder.with_prefix_cache_n(None);
     }
     builder.build().await
 }

@@ -35,6 +35,10 @@ pub enum SourceError {
     NoConfig(String),
     #[error("{path} is not valid JSON ({message}); re-download the model")]
     BadConfig { path: String, message: String },
+    #[error(
+        "{id} is not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set; download it on a connected machine with `huggingface-cli download {id}` and copy the cache, or pass a local directory"
+    )]
+    NotCached { id: String, cache: String },
     #[error("{0}")]
     Unsupported(String),
 }
@@ -92,6 +96,41 @@ impl ModelSource {
                 message: e.to_string(),
             })
     }
+}
+
+impl ModelSource {
+    /// With `HF_HUB_OFFLINE` set, a Hub model must already be in the local
+    /// cache; say so now rather than after a failed download attempt.
+    pub fn check_offline_cache(&self) -> Result<(), SourceError> {
+        let ModelSource::Hub(id) = self else {
+            return Ok(());
+        };
+        let offline = std::env::var("HF_HUB_OFFLINE")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        let Some(cache) = hub_cache_dir() else {
+            return Ok(());
+        };
+        let entry = cache.join(format!("models--{}", id.replace('/', "--")));
+        if offline && !entry.is_dir() {
+            return Err(SourceError::NotCached {
+                id: id.clone(),
+                cache: cache.display().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The Hugging Face hub cache: `$HF_HUB_CACHE`, `$HF_HOME/hub`, or
+/// `~/.cache/huggingface/hub`.
+fn hub_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("HF_HUB_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(home) = std::env::var_os("HF_HOME") {
+        return Some(PathBuf::from(home).join("hub"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/huggingface/hub"))
 }
 
 fn has_gguf_extension(path: &Path) -> bool {
