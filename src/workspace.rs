@@ -269,7 +269,7 @@ fn io_error(path: &str, e: &io::Error) -> WorkspaceError {
 /// Removes `.` components and folds `..` into the preceding name, without
 /// touching the filesystem. `..` at the filesystem root stays at the root,
 /// as the OS does.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

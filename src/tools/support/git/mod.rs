@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 use git2::{Commit, Config, ErrorCode, Object, Oid, Repository, Signature, Tree};
 
 use crate::tools::{ToolError, one_line};
-use crate::workspace::{Workspace, WorkspaceError};
+use crate::workspace::{Workspace, WorkspaceError, normalize};
 
 /// The repository containing the workspace, with where the workspace lies
 /// inside it.
@@ -95,21 +95,6 @@ fn repo_path_of(rel: &Path) -> Option<String> {
         }
     }
     Some(parts.join("/"))
-}
-
-/// Removes `.` and folds `..` without touching the filesystem.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 impl GitRepo {
