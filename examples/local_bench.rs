@@ -11,6 +11,7 @@
 //! tokens actually prefilled are estimated from time: warm/cold × prompt.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -92,8 +93,8 @@ async fn main() -> anyhow::Result<()> {
     });
     let turns: usize = args.next().map(|t| t.parse()).transpose()?.unwrap_or(4);
     let model = model.display().to_string();
-    let warm = LocalEngine::load(&options(&model, true), &|_| {}).await?;
-    let cold = LocalEngine::load(&options(&model, false), &|_| {}).await?;
+    let warm = LocalEngine::load(&options(&model, true), Arc::new(|_| {})).await?;
+    let cold = LocalEngine::load(&options(&model, false), Arc::new(|_| {})).await?;
     // Warm up both (allocations, first-call costs) on an unrelated prompt.
     run(
         &warm,

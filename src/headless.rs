@@ -118,7 +118,14 @@ pub fn print_load_event(options: HeadlessOptions, event: &LoadEvent) {
         let _ = writeln!(out, "{value}");
         let _ = out.flush();
     } else {
-        eprintln!("glint: {} ({:.1} s)", event.message, event.elapsed_s);
+        let gib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0 * 1024.0);
+        let size = match (event.bytes_done, event.bytes_total) {
+            (Some(done), Some(total)) => format!(": {:.2} of {:.2} GiB", gib(done), gib(total)),
+            (Some(done), None) => format!(": {:.2} GiB", gib(done)),
+            (None, Some(total)) => format!(" ({:.2} GiB)", gib(total)),
+            (None, None) => String::new(),
+        };
+        eprintln!("glint: {}{size} ({:.1} s)", event.message, event.elapsed_s);
     }
 }
 

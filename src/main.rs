@@ -11,7 +11,7 @@ use clap::Parser;
 use glint::agent::{self, AgentConfig};
 use glint::cli::{Cli, Command, DevCommand, RunArgs};
 use glint::dev::tiny_glm::{self, TinyGlmOptions};
-use glint::engine::local::LoadEvent;
+use glint::engine::local::{LoadEvent, LoadProgress};
 use glint::engine::{self, ModelSpec};
 use glint::headless::{self, HeadlessOptions, exit};
 use glint::tools::ToolRegistry;
@@ -61,8 +61,9 @@ fn run_agent(args: RunArgs) -> Result<u8> {
         show_reasoning: args.show_reasoning,
     };
     runtime.block_on(async move {
-        let progress = |event: LoadEvent| headless::print_load_event(options, &event);
-        let model = engine::open(&spec, &args.open_options(), &progress).await?;
+        let progress: LoadProgress =
+            Arc::new(move |event: LoadEvent| headless::print_load_event(options, &event));
+        let model = engine::open(&spec, &args.open_options(), progress).await?;
         let handle = agent::spawn(AgentConfig {
             model,
             tools,

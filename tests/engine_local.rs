@@ -48,7 +48,7 @@ fn greedy(model: &str, max_tokens: usize) -> LocalOptions {
 }
 
 async fn load(options: &LocalOptions) -> LocalEngine {
-    match LocalEngine::load(options, &|_| {}).await {
+    match LocalEngine::load(options, Arc::new(|_| {})).await {
         Ok(engine) => engine,
         Err(e) => panic!("{} does not load: {e}", options.model),
     }
@@ -295,4 +295,61 @@ async fn a_prompt_longer_than_the_context_is_refused_before_the_engine_sees_it()
     };
     assert!(error.contains("context holds 256"), "{error}");
     assert!(error.contains("--max-context"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_download_reports_bytes_done_of_the_hubs_total() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let hub = MockServer::start().await;
+    let listing = serde_json::json!([
+        {"type": "file", "path": "config.json", "size": 1000},
+        {"type": "file", "path": "model-00001-of-00002.safetensors", "size": 5_000_000},
+        {"type": "file", "path": "model-00002-of-00002.safetensors", "size": 4_000_000},
+        {"type": "file", "path": "README.md", "size": 123},
+        {"type": "directory", "path": "docs", "size": 0},
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/models/owner/tiny-model/tree/main"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(listing))
+        .mount(&hub)
+        .await;
+
+    let sandbox = Sandbox::create();
+    let hf_home = sandbox.outside("hf-home");
+    let endpoint = hub.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        glint(&sandbox.workspace())
+            .args([
+                "--model",
+                "owner/tiny-model",
+                "--task",
+                "hi",
+                "--json",
+                "--device",
+                "cpu",
+            ])
+            .env("HF_HOME", &hf_home)
+            .env("HF_ENDPOINT", &endpoint)
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("HF_HUB_CACHE")
+            .output()
+            .expect("glint runs")
+    })
+    .await
+    .expect("joined");
+    // The mock serves no files, so the load fails, after reporting progress.
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let downloading: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["stage"] == "downloading")
+        .collect();
+    assert!(!downloading.is_empty(), "{stdout}");
+    assert_eq!(downloading[0]["bytes_total"], 9_001_000);
+    assert!(downloading[0]["bytes_done"].is_u64());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("cannot load owner/tiny-model"), "{err}");
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::http::{HttpConfig, HttpModel, Provider};
-use super::local::{DeviceChoice, IsqChoice, LoadEvent, LocalEngine, LocalOptions, Sampling};
+use super::local::{DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling};
 use super::scripted::ScriptedModel;
 use super::{GlmModel, Model};
 
@@ -101,7 +101,7 @@ impl Default for OpenOptions {
 pub async fn open(
     spec: &ModelSpec,
     options: &OpenOptions,
-    progress: &(dyn Fn(LoadEvent) + Send + Sync),
+    progress: LoadProgress,
 ) -> Result<Arc<dyn Model>, OpenError> {
     match spec {
         ModelSpec::Script(path) => {

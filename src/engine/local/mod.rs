@@ -6,6 +6,7 @@
 //! checked against the context window before mistralrs sees it (a too-long
 //! prompt would otherwise only close the response channel).
 
+mod download;
 mod options;
 mod source;
 
@@ -17,6 +18,7 @@ use mistralrs::{
     Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams, StopTokens,
 };
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream, Usage};
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
@@ -25,12 +27,20 @@ pub use source::{ModelSource, SourceError, check_glm4_moe_lite};
 /// A stage of loading a model, for progress displays.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LoadEvent {
-    /// `resolving`, `loading` or `ready`.
+    /// `resolving`, `downloading`, `loading` or `ready`.
     pub stage: &'static str,
     pub message: String,
     /// Seconds since loading began.
     pub elapsed_s: f64,
+    /// Bytes downloaded so far (`downloading`).
+    pub bytes_done: Option<u64>,
+    /// Bytes to download (`downloading`, when the Hub says) or to load
+    /// (`loading` a local model).
+    pub bytes_total: Option<u64>,
 }
+
+/// Where load events go; shared with the download watcher's task.
+pub type LoadProgress = Arc<dyn Fn(LoadEvent) + Send + Sync>;
 
 /// A loaded model.
 pub struct LocalEngine {
@@ -43,19 +53,18 @@ pub struct LocalEngine {
 
 impl LocalEngine {
     /// Loads the model `options` name, reporting each stage to `progress`.
-    pub async fn load(
-        options: &LocalOptions,
-        progress: &(dyn Fn(LoadEvent) + Send + Sync),
-    ) -> Result<Self, EngineError> {
+    pub async fn load(options: &LocalOptions, progress: LoadProgress) -> Result<Self, EngineError> {
         let started = Instant::now();
-        let report = |stage: &'static str, message: String| {
+        let report = |stage: &'static str, message: String, bytes_total: Option<u64>| {
             progress(LoadEvent {
                 stage,
                 message,
                 elapsed_s: started.elapsed().as_secs_f64(),
+                bytes_done: None,
+                bytes_total,
             })
         };
-        report("resolving", format!("resolving {}", options.model));
+        report("resolving", format!("resolving {}", options.model), None);
         let source = ModelSource::parse(&options.model).map_err(backend)?;
         source.check_offline_cache().map_err(backend)?;
         let device = options.device.resolve().map_err(EngineError::Backend)?;
@@ -65,15 +74,20 @@ impl LocalEngine {
         {
             check_glm4_moe_lite(dir, &config, on_cpu).map_err(backend)?;
         }
+        let stop_watching = CancellationToken::new();
+        if let ModelSource::Hub(id) = &source {
+            start_download_watch(id, started, progress.clone(), stop_watching.clone()).await;
+        }
         report(
             "loading",
             format!("loading {} on {}", options.model, options.device),
+            source.local_size(),
         );
-        let model = options::build(&source, options, device)
-            .await
-            .map_err(|e| {
-                EngineError::Backend(load_error(&options.model, &source, &e.to_string()))
-            })?;
+        let built = options::build(&source, options, device).await;
+        stop_watching.cancel();
+        let model = built.map_err(|e| {
+            EngineError::Backend(load_error(&options.model, &source, &e.to_string()))
+        })?;
         let model_limit = model.max_sequence_length().ok().flatten();
         let max_context = match (options.max_context, model_limit) {
             (Some(asked), Some(limit)) if asked > limit => {
@@ -88,6 +102,7 @@ impl LocalEngine {
         report(
             "ready",
             format!("{} ready ({max_context}-token context)", options.model),
+            None,
         );
         Ok(LocalEngine {
             model: Arc::new(model),
@@ -114,6 +129,36 @@ async fn tokenize(model: &mistralrs::Model, text: String) -> Result<Vec<u32>, En
         .tokenize(either::Either::Right(text), None, false, false, None)
         .await
         .map_err(|e| EngineError::Backend(format!("the tokenizer failed: {e}")))
+}
+
+/// Watches a Hub model arrive in the cache, unless it is there already.
+async fn start_download_watch(
+    id: &str,
+    started: Instant,
+    progress: LoadProgress,
+    stop: CancellationToken,
+) {
+    let Some(cache) = source::hub_cache_dir() else {
+        return;
+    };
+    let entry = download::cache_entry(&cache, id);
+    let cached = std::fs::read_dir(entry.join("snapshots"))
+        .is_ok_and(|mut snapshots| snapshots.next().is_some());
+    if cached {
+        return;
+    }
+    let total = download::total_size(id).await;
+    let label = id.to_string();
+    let report: Arc<dyn Fn(download::DownloadProgress) + Send + Sync> = Arc::new(move |p| {
+        progress(LoadEvent {
+            stage: "downloading",
+            message: format!("downloading {label}"),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            bytes_done: Some(p.done),
+            bytes_total: p.total,
+        })
+    });
+    tokio::spawn(download::watch(entry, total, report, stop));
 }
 
 fn backend(error: SourceError) -> EngineError {

@@ -81,6 +81,26 @@ impl ModelSource {
         }
     }
 
+    /// Bytes of weights a local model loads (safetensors shards or the
+    /// GGUF file); `None` for a Hub model.
+    pub fn local_size(&self) -> Option<u64> {
+        match self {
+            ModelSource::Gguf(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            ModelSource::Directory(dir) => {
+                let entries = std::fs::read_dir(dir).ok()?;
+                Some(
+                    entries
+                        .flatten()
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+                        .filter_map(|e| e.metadata().ok())
+                        .map(|m| m.len())
+                        .sum(),
+                )
+            }
+            ModelSource::Hub(_) => None,
+        }
+    }
+
     /// The model's `config.json`, for a local directory.
     pub fn config(&self) -> Result<Option<Value>, SourceError> {
         let ModelSource::Directory(dir) = self else {
@@ -123,7 +143,7 @@ impl ModelSource {
 
 /// The Hugging Face hub cache: `$HF_HUB_CACHE`, `$HF_HOME/hub`, or
 /// `~/.cache/huggingface/hub`.
-fn hub_cache_dir() -> Option<PathBuf> {
+pub(super) fn hub_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("HF_HUB_CACHE") {
         return Some(PathBuf::from(dir));
     }
