@@ -7,6 +7,7 @@
 //! prompt would otherwise only close the response channel).
 
 mod download;
+mod memory;
 mod options;
 mod source;
 
@@ -69,24 +70,42 @@ impl LocalEngine {
         source.check_offline_cache().map_err(backend)?;
         let device = options.device.resolve().map_err(EngineError::Backend)?;
         let on_cpu = device.is_cpu();
-        if let (ModelSource::Directory(dir), Some(config)) =
-            (&source, source.config().map_err(backend)?)
-        {
-            check_glm4_moe_lite(dir, &config, on_cpu).map_err(backend)?;
+        let config = source.config().map_err(backend)?;
+        if let (Some(dir), Some(config)) = (source.local_dir(), &config) {
+            check_glm4_moe_lite(&dir, config, on_cpu).map_err(backend)?;
         }
+        let fit = GpuFit::measure(&source, config.as_ref(), options, &device);
+        let mut options = options.clone();
+        if options.isq == IsqChoice::Auto
+            && let Some(fit) = &fit
+        {
+            options.isq = fit.choose().map_err(EngineError::Backend)?;
+        }
+        let options = &options;
         let stop_watching = CancellationToken::new();
         if let ModelSource::Hub(id) = &source {
             start_download_watch(id, started, progress.clone(), stop_watching.clone()).await;
         }
         report(
             "loading",
-            format!("loading {} on {}", options.model, options.device),
+            format!(
+                "loading {} on {} (isq {})",
+                options.model,
+                options.device,
+                options.isq.name()
+            ),
             source.local_size(),
         );
         let built = options::build(&source, options, device).await;
         stop_watching.cancel();
         let model = built.map_err(|e| {
-            EngineError::Backend(load_error(&options.model, &source, &e.to_string()))
+            let detail = e.to_string();
+            match &fit {
+                Some(fit) if memory::is_out_of_memory(&detail) => {
+                    EngineError::Backend(fit.advice(options.isq))
+                }
+                _ => EngineError::Backend(load_error(&options.model, &source, &detail)),
+            }
         })?;
         let model_limit = model.max_sequence_length().ok().flatten();
         let max_context = match (options.max_context, model_limit) {
@@ -159,6 +178,61 @@ async fn start_download_watch(
         })
     });
     tokio::spawn(download::watch(entry, total, report, stop));
+}
+
+/// What a CUDA load needs and has, for `--isq auto` and out-of-memory advice.
+struct GpuFit {
+    need: memory::MemoryNeed,
+    free: Option<u64>,
+}
+
+impl GpuFit {
+    /// `None` off CUDA, or when the weights' size is unknown (a Hub model not
+    /// downloaded yet).
+    fn measure(
+        source: &ModelSource,
+        config: Option<&serde_json::Value>,
+        options: &LocalOptions,
+        device: &mistralrs::Device,
+    ) -> Option<Self> {
+        if !device.is_cuda() {
+            return None;
+        }
+        let weight_bytes = source.local_size()?;
+        let context = options.max_context.or_else(|| {
+            config?
+                .get("max_position_embeddings")?
+                .as_u64()
+                .map(|n| n as usize)
+        });
+        let kv_bytes = match (config.and_then(memory::kv_bytes_per_token), context) {
+            (Some(per_token), Some(context)) => per_token * context as u64,
+            _ => 0,
+        };
+        let ordinal = match options.device {
+            DeviceChoice::Cuda(n) => n,
+            _ => 0,
+        };
+        Some(GpuFit {
+            need: memory::MemoryNeed {
+                weight_bytes,
+                kv_bytes,
+            },
+            free: memory::free_gpu_memory(ordinal),
+        })
+    }
+
+    /// The level `--isq auto` loads at.
+    fn choose(&self) -> Result<IsqChoice, String> {
+        let Some(free) = self.free else {
+            return Ok(IsqChoice::None);
+        };
+        memory::choose_isq(self.need, free).ok_or_else(|| self.advice(IsqChoice::Q4k))
+    }
+
+    fn advice(&self, tried: IsqChoice) -> String {
+        memory::out_of_memory_advice(self.need, self.free, tried)
+    }
 }
 
 fn backend(error: SourceError) -> EngineError {

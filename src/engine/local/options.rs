@@ -16,8 +16,8 @@ pub const DEFAULT_MAX_CONTEXT: usize = 32_768;
 /// In-situ quantization of the weights at load time (`--isq`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IsqChoice {
-    /// Keep the checkpoint's precision (quantization by free GPU memory is
-    /// not measured yet, so auto does not quantize).
+    /// On CUDA, the most precise level whose weights and KV cache fit the
+    /// free GPU memory; elsewhere the checkpoint's own precision.
     Auto,
     Q4k,
     Q6k,
@@ -28,6 +28,18 @@ pub enum IsqChoice {
 }
 
 impl IsqChoice {
+    /// The value `--isq` takes for this level.
+    pub fn name(self) -> &'static str {
+        match self {
+            IsqChoice::Auto => "auto",
+            IsqChoice::Q4k => "q4k",
+            IsqChoice::Q6k => "q6k",
+            IsqChoice::Q8_0 => "q8_0",
+            IsqChoice::Fp8 => "fp8",
+            IsqChoice::None => "none",
+        }
+    }
+
     fn isq_type(self) -> Option<IsqType> {
         match self {
             IsqChoice::Q4k => Some(IsqType::Q4K),

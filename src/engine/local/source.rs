@@ -81,29 +81,45 @@ impl ModelSource {
         }
     }
 
+    /// The directory holding the model's files on this machine: the given
+    /// directory, or a Hub model's snapshot in the cache once downloaded.
+    pub fn local_dir(&self) -> Option<PathBuf> {
+        match self {
+            ModelSource::Directory(dir) => Some(dir.clone()),
+            ModelSource::Gguf(_) => None,
+            ModelSource::Hub(id) => {
+                let snapshots =
+                    super::download::cache_entry(&hub_cache_dir()?, id).join("snapshots");
+                let first = std::fs::read_dir(snapshots).ok()?.flatten().next()?;
+                Some(first.path())
+            }
+        }
+    }
+
     /// Bytes of weights a local model loads (safetensors shards or the
-    /// GGUF file); `None` for a Hub model.
+    /// GGUF file); `None` for a Hub model not downloaded yet.
     pub fn local_size(&self) -> Option<u64> {
         match self {
             ModelSource::Gguf(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-            ModelSource::Directory(dir) => {
+            ModelSource::Hub(_) | ModelSource::Directory(_) => {
+                let dir = self.local_dir()?;
                 let entries = std::fs::read_dir(dir).ok()?;
                 Some(
                     entries
                         .flatten()
                         .filter(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
-                        .filter_map(|e| e.metadata().ok())
+                        // Hub snapshots are symlinks into the blob store.
+                        .filter_map(|e| std::fs::metadata(e.path()).ok())
                         .map(|m| m.len())
                         .sum(),
                 )
             }
-            ModelSource::Hub(_) => None,
         }
     }
 
-    /// The model's `config.json`, for a local directory.
+    /// The model's `config.json`, when its files are on this machine.
     pub fn config(&self) -> Result<Option<Value>, SourceError> {
-        let ModelSource::Directory(dir) = self else {
+        let Some(dir) = self.local_dir() else {
             return Ok(None);
         };
         let path = dir.join("config.json");
