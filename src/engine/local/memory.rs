@@ -85,6 +85,13 @@ pub fn out_of_memory_advice(need: MemoryNeed, free: Option<u64>, tried: IsqChoic
     }
 }
 
+/// Bytes left for the KV cache once the weights are loaded at `isq`, with
+/// headroom; `None` when the weights alone do not fit.
+pub fn room_beside_weights(need: MemoryNeed, free: u64, isq: IsqChoice) -> Option<u64> {
+    let budget = (free as f64 * (1.0 - HEADROOM)) as u64;
+    budget.checked_sub(need.at(factor_of(isq)))
+}
+
 fn factor_of(level: IsqChoice) -> f64 {
     LEVELS
         .iter()
@@ -166,5 +173,15 @@ mod tests {
             "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")"
         ));
         assert!(!is_out_of_memory("file not found"));
+        let weights = MemoryNeed {
+            weight_bytes: 56 * GIB,
+            kv_bytes: 0,
+        };
+        let room = room_beside_weights(weights, 79 * GIB, IsqChoice::None).expect("fits");
+        assert_eq!(room, (79.0 * 0.9 * GIB as f64) as u64 - 56 * GIB);
+        assert_eq!(
+            room_beside_weights(weights, 50 * GIB, IsqChoice::None),
+            None
+        );
     }
 }

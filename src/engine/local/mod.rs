@@ -81,6 +81,9 @@ impl LocalEngine {
         {
             options.isq = fit.choose().map_err(EngineError::Backend)?;
         }
+        if options.max_context.is_none() {
+            options.max_context = fit.as_ref().and_then(|f| f.fitting_context(options.isq));
+        }
         let options = &options;
         let stop_watching = CancellationToken::new();
         if let ModelSource::Hub(id) = &source {
@@ -184,6 +187,9 @@ async fn start_download_watch(
 struct GpuFit {
     need: memory::MemoryNeed,
     free: Option<u64>,
+    kv_per_token: Option<u64>,
+    /// The model's own context window.
+    window: Option<u64>,
 }
 
 impl GpuFit {
@@ -199,14 +205,13 @@ impl GpuFit {
             return None;
         }
         let weight_bytes = source.local_size()?;
-        let context = options.max_context.or_else(|| {
-            config?
-                .get("max_position_embeddings")?
-                .as_u64()
-                .map(|n| n as usize)
-        });
-        let kv_bytes = match (config.and_then(memory::kv_bytes_per_token), context) {
-            (Some(per_token), Some(context)) => per_token * context as u64,
+        let window = config
+            .and_then(|c| c.get("max_position_embeddings"))
+            .and_then(serde_json::Value::as_u64);
+        let context = options.max_context.map(|n| n as u64).or(window);
+        let kv_per_token = config.and_then(memory::kv_bytes_per_token);
+        let kv_bytes = match (kv_per_token, context) {
+            (Some(per_token), Some(context)) => per_token * context,
             _ => 0,
         };
         let ordinal = match options.device {
@@ -219,7 +224,24 @@ impl GpuFit {
                 kv_bytes,
             },
             free: memory::free_gpu_memory(ordinal),
+            kv_per_token,
+            window,
         })
+    }
+
+    /// The longest context whose KV cache fits beside the weights at `isq`,
+    /// up to the model's window: the KV cache size when `--max-context` is
+    /// not given (mistralrs's own default holds only 4,064 tokens).
+    fn fitting_context(&self, isq: IsqChoice) -> Option<usize> {
+        let free = self.free?;
+        let per_token = self.kv_per_token?.max(1);
+        let weights = memory::MemoryNeed {
+            weight_bytes: self.need.weight_bytes,
+            kv_bytes: 0,
+        };
+        let room = memory::room_beside_weights(weights, free, isq)?;
+        let tokens = room / per_token;
+        Some(self.window.map_or(tokens, |w| tokens.min(w)) as usize)
     }
 
     /// The level `--isq auto` loads at.
