@@ -178,6 +178,25 @@ fn tiny_glm_through_the_binary_ends_with_a_documented_code() {
 }
 
 #[test]
+fn a_context_beyond_the_models_window_is_refused_before_loading() {
+    let sandbox = Sandbox::create();
+    let checkpoint = sandbox.outside("tiny-glm");
+    tiny_glm::write(&checkpoint, &tiny_options()).expect("checkpoint written");
+    let output = glint(&sandbox.workspace())
+        .args(["--model", &checkpoint.display().to_string(), "--task", "hi"])
+        .args(["--device", "cpu", "--max-context", "300000"])
+        .output()
+        .expect("glint runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("larger than the model's window of 202752"),
+        "{err}"
+    );
+    assert!(!err.contains("ready"), "refused before loading: {err}");
+}
+
+#[test]
 fn a_missing_model_path_is_a_usage_error_not_a_download() {
     let sandbox = Sandbox::create();
     let output = glint(&sandbox.workspace())

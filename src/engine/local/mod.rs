@@ -73,6 +73,11 @@ impl LocalEngine {
         let config = source.config().map_err(backend)?;
         if let (Some(dir), Some(config)) = (source.local_dir(), &config) {
             check_glm4_moe_lite(&dir, config, on_cpu).map_err(backend)?;
+            // Refuse a too-large context before a long load, not after.
+            let window = config
+                .get("max_position_embeddings")
+                .and_then(serde_json::Value::as_u64);
+            check_context(options.max_context, window.map(|w| w as usize))?;
         }
         let fit = GpuFit::measure(&source, config.as_ref(), options, &device);
         let mut options = options.clone();
@@ -111,16 +116,11 @@ impl LocalEngine {
             }
         })?;
         let model_limit = model.max_sequence_length().ok().flatten();
-        let max_context = match (options.max_context, model_limit) {
-            (Some(asked), Some(limit)) if asked > limit => {
-                return Err(EngineError::Backend(format!(
-                    "--max-context {asked} is larger than the model's window of {limit} tokens; use at most {limit}"
-                )));
-            }
-            (Some(asked), _) => asked,
-            (None, Some(limit)) => limit,
-            (None, None) => options::DEFAULT_MAX_CONTEXT,
-        };
+        check_context(options.max_context, model_limit)?;
+        let max_context = options
+            .max_context
+            .or(model_limit)
+            .unwrap_or(options::DEFAULT_MAX_CONTEXT);
         report(
             "ready",
             format!("{} ready ({max_context}-token context)", options.model),
@@ -254,6 +254,16 @@ impl GpuFit {
 
     fn advice(&self, tried: IsqChoice) -> String {
         memory::out_of_memory_advice(self.need, self.free, tried)
+    }
+}
+
+/// `--max-context` may not exceed the model's own window.
+fn check_context(asked: Option<usize>, window: Option<usize>) -> Result<(), EngineError> {
+    match (asked, window) {
+        (Some(asked), Some(window)) if asked > window => Err(EngineError::Backend(format!(
+            "--max-context {asked} is larger than the model's window of {window} tokens; use at most {window}"
+        ))),
+        _ => Ok(()),
     }
 }
 
