@@ -163,6 +163,17 @@ pub enum ProtocolCommand {
         /// JSON file: {"flags": {...}, "tools": [...], "messages": [...]} ("-" for stdin).
         file: PathBuf,
     },
+    /// Print the exact prompt glint's first turn sends for TASK in this
+    /// workspace (system prompt, AGENTS.md, tools, task).
+    Prompt {
+        task: String,
+        /// Workspace root (default: the current directory).
+        #[arg(long = "cd", value_name = "DIR")]
+        cd: Option<PathBuf>,
+        /// Render with thinking off.
+        #[arg(long)]
+        no_thinking: bool,
+    },
     /// Parse raw GLM output from stdin into reasoning, content and tool calls (JSON).
     Parse {
         /// JSON array of tools in the golden files' shape (default: glint's own tools).

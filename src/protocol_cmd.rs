@@ -6,9 +6,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::ProtocolCommand;
+use crate::conversation::Message;
 use crate::conversation::ToolSpec;
-use crate::glm::{ParsedTurn, RenderRequest, StreamParser};
+use crate::glm::{ParsedTurn, RenderOptions, RenderRequest, StreamParser, render_prompt};
+use crate::prompts::system_prompt;
 use crate::tools::ToolRegistry;
+use crate::workspace::Workspace;
 
 pub fn run(command: ProtocolCommand) -> Result<()> {
     match command {
@@ -21,6 +24,28 @@ pub fn run(command: ProtocolCommand) -> Result<()> {
                 )
             })?;
             print!("{}", request.render());
+            Ok(())
+        }
+        ProtocolCommand::Prompt {
+            task,
+            cd,
+            no_thinking,
+        } => {
+            let root = match cd {
+                Some(dir) => dir,
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            let workspace =
+                Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))?;
+            let tools = ToolRegistry::builtin();
+            let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+            let system = system_prompt(workspace.root(), &tools, &date)?;
+            let messages = [Message::system(system), Message::user(task)];
+            let options = RenderOptions {
+                enable_thinking: !no_thinking,
+                ..RenderOptions::default()
+            };
+            print!("{}", render_prompt(&messages, &tools.specs(), &options));
             Ok(())
         }
         ProtocolCommand::Parse {

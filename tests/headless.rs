@@ -378,3 +378,34 @@ fn protocol_parse_prints_reasoning_content_and_typed_calls() {
     let parsed = parse_cmd(&sandbox, &["--tools", &tools.display().to_string()], raw);
     assert_eq!(parsed["tool_calls"][0]["arguments"]["n"], "5");
 }
+
+#[test]
+fn protocol_prompt_shows_the_first_turn_exactly() {
+    let sandbox = Sandbox::create();
+    std::fs::write(
+        sandbox.workspace().join("AGENTS.md"),
+        "Run `make check` before committing.\n",
+    )
+    .expect("write AGENTS.md");
+    let output = run(&sandbox, &["protocol", "prompt", "Fix the build"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let prompt = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        prompt.starts_with("[gMASK]<sop><|system|>\n# Tools"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("\"name\": \"edit_file\""),
+        "tools are listed"
+    );
+    let root = sandbox.workspace().canonicalize().expect("canonical");
+    assert!(prompt.contains(&format!("Workspace root: {}", root.display())));
+    assert!(
+        prompt.contains("Run `make check` before committing."),
+        "AGENTS.md is included"
+    );
+    assert!(
+        prompt.ends_with("<|user|>Fix the build<|assistant|><think>"),
+        "{prompt}"
+    );
+}
