@@ -46,7 +46,7 @@ impl Tool for EditFile {
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let invalid = |problem: &str| {
-            ToolError::InvalidArguments(format!("Invalid arguments for edit_file: {problem}."))
+            ToolError::invalid(Self::NAME, problem)
         };
         if args.old_string.is_empty() {
             return Err(invalid(

@@ -41,7 +41,7 @@ impl Tool for GitDiff {
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let invalid = |problem: &str| {
-            ToolError::InvalidArguments(format!("Invalid arguments for git_diff: {problem}."))
+            ToolError::invalid(Self::NAME, problem)
         };
         let staged = args.staged.unwrap_or(false);
         let mode = match (args.base, args.target, staged) {

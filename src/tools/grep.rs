@@ -64,7 +64,7 @@ impl Tool for Grep {
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let invalid = |problem: String| {
-            ToolError::InvalidArguments(format!("Invalid arguments for grep: {problem}."))
+            ToolError::invalid(Self::NAME, problem)
         };
         if args.pattern.is_empty() {
             return Err(invalid(

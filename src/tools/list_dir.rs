@@ -24,7 +24,7 @@ impl Tool for ListDir {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-// An empty path is what a model writes when it means "here".
+        // An empty path is what a model writes when it means "here".
         let given = match args.path.as_deref() {
             None | Some("") => ".",
             Some(p) => p,

@@ -123,6 +123,14 @@ pub enum ToolError {
     Cancelled,
 }
 
+impl ToolError {
+    /// `Invalid arguments for TOOL: PROBLEM.`, the form every tool uses so
+    /// the model can tell a bad call from a failed one.
+    pub fn invalid(tool: &str, problem: impl std::fmt::Display) -> Self {
+        ToolError::InvalidArguments(format!("Invalid arguments for {tool}: {problem}."))
+    }
+}
+
 /// One tool the model can call. Its spec lives in `tools/NAME.json`; the
 /// registry checks a call's arguments against that spec and deserialises them
 /// into [`Tool::Args`] before [`Tool::run`] sees them.

@@ -42,11 +42,7 @@ impl Tool for ReadFile {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-let invalid = |problem: String| {
-            ToolError::InvalidArguments(format!(
-                "Invalid arguments for read_file: {problem}."
-            ))
-        };
+        let invalid = |problem: String| ToolError::invalid(Self::NAME, problem);
         // Models often count from 0; line 0 does not exist, so read from
         // the start rather than spend a turn on an error. Negative
         // offsets are refused: a model may mean "from the end", which

@@ -47,7 +47,7 @@ impl Tool for Shell {
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let invalid = |problem: String| {
-            ToolError::InvalidArguments(format!("Invalid arguments for shell: {problem}."))
+            ToolError::invalid(Self::NAME, problem)
         };
         if args.command.trim().is_empty() {
             return Err(invalid(
