@@ -1,6 +1,8 @@
 //! Command-line arguments.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -9,6 +11,7 @@ use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
 use crate::tools::SandboxPolicy;
+use crate::workspace::Workspace;
 
 /// glint: a terminal coding agent running GLM-4.7-Flash in-process.
 #[derive(Debug, Parser)]
@@ -103,6 +106,15 @@ fn parse_top_p(value: &str) -> Result<f64, String> {
         Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
         _ => Err(format!("`{value}` is not a top-p in (0, 1]")),
     }
+}
+
+/// The workspace `--cd` names, or the current directory.
+pub fn open_workspace(cd: Option<&Path>) -> anyhow::Result<Workspace> {
+    let root = match cd {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))
 }
 
 impl RunArgs {

@@ -114,9 +114,7 @@ pub fn print_load_event(options: HeadlessOptions, event: &LoadEvent) {
         if let Value::Object(map) = &mut value {
             map.insert("type".into(), Value::String("model_loading".into()));
         }
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{value}");
-        let _ = out.flush();
+        write_json_line(&value.to_string());
     } else {
         let gib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0 * 1024.0);
         let size = match (event.bytes_done, event.bytes_total) {
@@ -245,6 +243,11 @@ fn print_json(event: &Event) {
             serde_json::json!({"type": "warning", "message": error.to_string()}).to_string()
         }
     };
+    write_json_line(&line);
+}
+
+/// One JSON event on stdout, flushed at once so a reader sees it live.
+fn write_json_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();

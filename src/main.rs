@@ -9,13 +9,12 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use glint::agent::{self, AgentConfig};
-use glint::cli::{Cli, Command, DevCommand, RunArgs};
+use glint::cli::{Cli, Command, DevCommand, RunArgs, open_workspace};
 use glint::dev::tiny_glm::{self, TinyGlmOptions};
 use glint::engine::local::{LoadEvent, LoadProgress};
 use glint::engine::{self, ModelSpec};
 use glint::headless::{self, HeadlessOptions, exit};
 use glint::tools::ToolRegistry;
-use glint::workspace::Workspace;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -44,15 +43,10 @@ fn run_agent(args: RunArgs) -> Result<u8> {
         );
     };
     let task = read_task(task)?;
-    let root = match &args.cd {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().context("cannot read the current directory")?,
-    };
-    let workspace = Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))?;
+    let workspace = open_workspace(args.cd.as_deref())?;
     let spec = ModelSpec::parse(&args.model)?;
     let tools = Arc::new(ToolRegistry::builtin());
-    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    let system_prompt = glint::prompts::system_prompt(workspace.root(), &tools, &date)?;
+    let system_prompt = glint::prompts::system_prompt_today(workspace.root(), &tools)?;
     glint::logging::init();
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -64,6 +64,12 @@ pub fn system_prompt(
     Ok(rendered.trim_end().to_string())
 }
 
+/// [`system_prompt`] dated today (local time).
+pub fn system_prompt_today(workspace: &Path, tools: &ToolRegistry) -> Result<String, PromptError> {
+    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+    system_prompt(workspace, tools, &date)
+}
+
 fn read_agents_md(workspace: &Path) -> Result<Option<String>, PromptError> {
     let path = workspace.join("AGENTS.md");
     let bytes = match std::fs::read(&path) {

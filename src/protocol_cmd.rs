@@ -1,17 +1,15 @@
-//! `glint protocol render|parse`: the GLM format, inspectable by hand.
+//! `glint protocol render|prompt|parse`: the GLM format, inspectable by hand.
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::ProtocolCommand;
-use crate::conversation::Message;
-use crate::conversation::ToolSpec;
+use crate::cli::{ProtocolCommand, open_workspace};
+use crate::conversation::{Message, ToolSpec};
 use crate::glm::{ParsedTurn, RenderOptions, RenderRequest, StreamParser, render_prompt};
-use crate::prompts::system_prompt;
+use crate::prompts::system_prompt_today;
 use crate::tools::ToolRegistry;
-use crate::workspace::Workspace;
 
 pub fn run(command: ProtocolCommand) -> Result<()> {
     match command {
@@ -31,15 +29,9 @@ pub fn run(command: ProtocolCommand) -> Result<()> {
             cd,
             no_thinking,
         } => {
-            let root = match cd {
-                Some(dir) => dir,
-                None => std::env::current_dir().context("cannot read the current directory")?,
-            };
-            let workspace =
-                Workspace::new(&root).with_context(|| format!("--cd {}", root.display()))?;
+            let workspace = open_workspace(cd.as_deref())?;
             let tools = ToolRegistry::builtin();
-            let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-            let system = system_prompt(workspace.root(), &tools, &date)?;
+            let system = system_prompt_today(workspace.root(), &tools)?;
             let messages = [Message::system(system), Message::user(task)];
             let options = RenderOptions {
                 enable_thinking: !no_thinking,
