@@ -15,4 +15,5 @@ pub mod logging;
 pub mod prompts;
 pub mod protocol_cmd;
 pub mod tools;
+pub mod tui;
 pub mod workspace;

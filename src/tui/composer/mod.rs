@@ -1,0 +1,1 @@
+//! The composer: the multi-line input at the bottom of the app (being written).

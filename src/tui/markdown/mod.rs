@@ -1,0 +1,1 @@
+//! Markdown to ratatui lines (being written).

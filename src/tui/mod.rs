@@ -1,0 +1,5 @@
+//! The interactive app: a ratatui front end of the agent core.
+
+pub mod composer;
+pub mod markdown;
+pub mod theme;

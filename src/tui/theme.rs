@@ -1,0 +1,1 @@
+//! Styles shared by every part of the TUI (being written).
