@@ -35,6 +35,15 @@ pub enum Message {
         /// Not part of GLM's prompt format (the renderer ignores them).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reasoning_details: Option<Vec<Value>>,
+        /// The model's exact output for this turn, when a raw-text engine
+        /// produced it: everything after the turn's `<|assistant|>`, i.e. the
+        /// generation prompt's thinking tag and the generated text up to (not
+        /// including) the stop token. The GLM renderer writes it back verbatim,
+        /// so the next prompt extends this turn's prompt byte for byte (the
+        /// template's re-render strips whitespace, re-prints values and closes
+        /// unclosed reasoning) and the engine's prefix cache covers the turn.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        raw: Option<String>,
     },
     Tool {
         tool_call_id: String,

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             glint::protocol_cmd::run(command).map(|()| exit::ANSWERED)
         }
         Some(Command::Dev(DevCommand::TinyGlm { dir, options })) => write_tiny_glm(&dir, &options),
+        Some(Command::Dev(DevCommand::CacheCheck(args))) => glint::dev::cache_check::command(&args),
         None => run_agent(cli.run),
     };
     match result {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use glint::agent::{self, AgentConfig, AgentHandle, Event, RunStatus};
 use glint::conversation::Message;
-use glint::engine::GlmModel;
 use glint::engine::scripted::ScriptedModel;
+use glint::engine::{GlmModel, StallLimits};
 use glint::tools::{SandboxPolicy, ToolRegistry};
 use glint::workspace::Workspace;
 
@@ -340,4 +340,29 @@ async fn a_second_task_continues_the_conversation() {
         5,
         "system, user, assistant, user, assistant"
     );
+}
+
+#[tokio::test]
+async fn an_engine_that_stalls_ends_the_run_with_an_error_instead_of_hanging() {
+    let sandbox = Sandbox::create();
+    let model = Arc::new(
+        GlmModel::new(ScriptedModel::load(&script("stalls.json")).expect("script loads"))
+            .with_stall_limits(StallLimits {
+                first_chunk: Duration::from_secs(1),
+                between_chunks: Duration::from_secs(1),
+            }),
+    );
+    let mut handle = start(model, &sandbox, 50);
+    handle.submit("hello");
+    let events = until_finished(&mut handle).await;
+    let (status, _, answer, error) = finished(&events);
+    assert_eq!(status, RunStatus::ModelError);
+    assert_eq!(answer, None);
+    let error = error.expect("the run says why it stopped");
+    assert!(
+        error.contains("the engine produced no output at all for 1 s"),
+        "{error}"
+    );
+    // The core stays usable after the failed run.
+    assert!(handle.submit("again"));
 }

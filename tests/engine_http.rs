@@ -398,6 +398,7 @@ fn tool_history() -> Vec<Message> {
                 ToolCall::new("call_2", "list_dir", Map::new()),
             ],
             reasoning_details: None,
+            raw: None,
         },
         Message::tool_result("call_1", "fn main() {}"),
         Message::tool_result("call_2", "src/\nCargo.toml"),
@@ -406,6 +407,7 @@ fn tool_history() -> Vec<Message> {
             reasoning_content: None,
             tool_calls: Vec::new(),
             reasoning_details: None,
+            raw: None,
         },
         Message::user("Thanks"),
     ]
@@ -530,6 +532,7 @@ async fn reasoning_details_go_back_byte_identical_on_their_message() {
             reasoning_content: Some("plain reasoning".into()),
             tool_calls: vec![ToolCall::new("call_1", "list_dir", Map::new())],
             reasoning_details: Some(details.clone()),
+            raw: None,
         },
         Message::tool_result("call_1", "a.txt"),
     ];

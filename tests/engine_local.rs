@@ -16,7 +16,7 @@ use glint::engine::{
 use glint::tools::ToolRegistry;
 use serde_json::Value;
 
-use common::{Sandbox, glint};
+use common::{Sandbox, glint, smollm2};
 
 fn tiny_options() -> TinyGlmOptions {
     TinyGlmOptions {
@@ -251,23 +251,6 @@ fn a_gpu_from_a_cpu_build_names_the_feature_to_build_with() {
     let last = err.trim().lines().last().unwrap_or_default();
     assert!(last.starts_with("glint: --device cuda:0"), "{err}");
     assert!(last.contains("--features cuda"), "{err}");
-}
-
-/// The SmolLM2 GGUF fetched by `tests/fetch-fixtures.sh`.
-fn smollm2() -> PathBuf {
-    let dir = std::env::var_os("GLINT_FIXTURE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/glint/fixtures"))
-        })
-        .expect("HOME or GLINT_FIXTURE_DIR is set");
-    let path = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.is_file(),
-        "{} is missing; run tests/fetch-fixtures.sh (the README's test command, .ci/run, does)",
-        path.display()
-    );
-    path
 }
 
 const SMOL_PROMPT: &str = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHow many legs does a spider have?<|im_end|>\n<|im_start|>assistant\n";

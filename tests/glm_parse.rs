@@ -607,6 +607,7 @@ fn assistant_turn() -> impl Strategy<Value = (Message, ParsedTurn)> {
             reasoning_content: Some(reasoning),
             tool_calls,
             reasoning_details: None,
+            raw: None,
         };
         (message, expected)
     })

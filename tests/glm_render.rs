@@ -216,6 +216,7 @@ fn assistant(content: &str, reasoning: Option<&str>, calls: Vec<ToolCall>) -> Me
         reasoning_content: reasoning.map(str::to_string),
         tool_calls: calls,
         reasoning_details: None,
+        raw: None,
     }
 }
 

@@ -46,9 +46,17 @@ pub struct AgentHandle {
 
 /// Starts an agent core on the current tokio runtime.
 pub fn spawn(config: AgentConfig) -> AgentHandle {
+    spawn_with_messages(config, Vec::new())
+}
+
+/// Starts an agent core that continues an existing conversation (what
+/// [`AgentHandle::shutdown`] returned), e.g. after the front end switched
+/// models. `messages` already holds the system prompt when it has any
+/// message at all.
+pub fn spawn_with_messages(config: AgentConfig, messages: Vec<Message>) -> AgentHandle {
     let (ops_tx, ops_rx) = unbounded_channel();
     let (events_tx, events_rx) = unbounded_channel();
-    let task = tokio::spawn(serve(config, ops_rx, events_tx));
+    let task = tokio::spawn(serve(config, messages, ops_rx, events_tx));
     AgentHandle {
         ops: ops_tx,
         events: events_rx,
@@ -92,10 +100,11 @@ impl AgentHandle {
 /// that a cancel reaches a run in progress.
 async fn serve(
     config: AgentConfig,
+    messages: Vec<Message>,
     mut ops: UnboundedReceiver<Op>,
     events: UnboundedSender<Event>,
 ) -> Vec<Message> {
-    let mut session = Session::new(config, events.clone());
+    let mut session = Session::new(config, messages, events.clone());
     while let Some(op) = ops.recv().await {
         match op {
             Op::Submit { text } => {

@@ -19,6 +19,8 @@ struct TurnOutput {
     calls: Vec<ParsedToolCall>,
     usage: Usage,
     reasoning_details: Option<Vec<serde_json::Value>>,
+    /// The exact raw output, when the engine produces GLM text.
+    raw: Option<String>,
 }
 
 /// How streaming a model turn ended.
@@ -37,11 +39,23 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub(super) fn new(config: AgentConfig, events: UnboundedSender<Event>) -> Self {
+    pub(super) fn new(
+        config: AgentConfig,
+        messages: Vec<Message>,
+        events: UnboundedSender<Event>,
+    ) -> Self {
+        // Call ids stay unique across the whole conversation, seeded or not.
+        let earlier_calls: usize = messages
+            .iter()
+            .map(|message| match message {
+                Message::Assistant { tool_calls, .. } => tool_calls.len(),
+                _ => 0,
+            })
+            .sum();
         Session {
             config,
-            messages: Vec::new(),
-            next_call_id: 1,
+            messages,
+            next_call_id: earlier_calls as u64 + 1,
             events,
         }
     }
@@ -179,6 +193,7 @@ impl Session {
                 Some(Ok(ModelEvent::ReasoningDetails(details))) => {
                     output.reasoning_details = Some(details);
                 }
+                Some(Ok(ModelEvent::RawTurn(raw))) => output.raw = Some(raw),
             }
         }
     }
@@ -199,6 +214,7 @@ impl Session {
             reasoning_content: non_empty(output.reasoning),
             tool_calls: calls.clone(),
             reasoning_details: output.reasoning_details,
+            raw: output.raw,
         });
         calls
     }
@@ -214,6 +230,8 @@ impl Session {
             reasoning_content: non_empty(partial.reasoning),
             tool_calls: Vec::new(),
             reasoning_details: partial.reasoning_details,
+            // A cancelled turn's output is incomplete: render it anew.
+            raw: None,
         });
     }
 

@@ -4,6 +4,7 @@
 //! whatever the engine's own chat support does.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream;
@@ -20,6 +21,28 @@ pub struct GlmModel<B> {
     /// Preserved thinking keeps every past turn's reasoning in the prompt, so
     /// each prompt extends the previous one and the prefix cache covers it.
     preserved_thinking: bool,
+    stall: StallLimits,
+}
+
+/// How long a turn may go without a raw chunk before it fails: an engine
+/// that errs without closing its stream, or retries a failing step forever,
+/// must not leave the user waiting on a turn that will never end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallLimits {
+    /// Until the first chunk: the prompt's prefill happens here, which for a
+    /// long prompt on a slow device takes minutes.
+    pub first_chunk: Duration,
+    /// Between later chunks (each is about one decoding step).
+    pub between_chunks: Duration,
+}
+
+impl Default for StallLimits {
+    fn default() -> Self {
+        StallLimits {
+            first_chunk: Duration::from_secs(600),
+            between_chunks: Duration::from_secs(120),
+        }
+    }
 }
 
 impl<B: RawCompletion> GlmModel<B> {
@@ -27,7 +50,13 @@ impl<B: RawCompletion> GlmModel<B> {
         GlmModel {
             backend,
             preserved_thinking: true,
+            stall: StallLimits::default(),
         }
+    }
+
+    pub fn with_stall_limits(mut self, stall: StallLimits) -> Self {
+        self.stall = stall;
+        self
     }
 
     pub fn with_preserved_thinking(mut self, preserved: bool) -> Self {
@@ -55,30 +84,49 @@ impl<B: RawCompletion> Model for GlmModel<B> {
         self.backend.describe()
     }
 
+    fn context_window(&self) -> Option<u64> {
+        self.backend.context_window()
+    }
+
     fn stream_turn(&self, request: TurnRequest) -> ModelStream {
         let prompt = self.render(&request);
+        // What follows the final `<|assistant|>` (the thinking tag) opens the
+        // turn's raw record; the generated text completes it.
+        let opening = prompt_after_last_assistant(&prompt);
         let raw = self.backend.complete(RawCompletionRequest {
             prompt,
             stop: glm::STOP_TOKENS.iter().map(|s| s.to_string()).collect(),
         });
         let parser = StreamParser::new(&request.tools, request.thinking);
-        parse_raw_stream(raw, parser)
+        parse_raw_stream(raw, parser, opening, self.stall)
     }
 }
 
 /// Runs raw chunks through the GLM parser, yielding parsed events as soon as
 /// each chunk resolves them.
-fn parse_raw_stream(raw: RawStream, parser: StreamParser) -> ModelStream {
+fn parse_raw_stream(
+    raw: RawStream,
+    parser: StreamParser,
+    opening: String,
+    stall: StallLimits,
+) -> ModelStream {
     struct State {
         raw: RawStream,
+        stall: StallLimits,
+        chunks: usize,
         parser: StreamParser,
+        /// The turn's raw record so far: the opening, then every chunk.
+        record: String,
         ready: VecDeque<Result<ModelEvent, EngineError>>,
         finished: bool,
     }
 
     let state = State {
         raw,
+        stall,
+        chunks: 0,
         parser,
+        record: opening,
         ready: VecDeque::new(),
         finished: false,
     };
@@ -90,8 +138,25 @@ fn parse_raw_stream(raw: RawStream, parser: StreamParser) -> ModelStream {
             if state.finished {
                 return None;
             }
-            match state.raw.next().await {
+            let limit = if state.chunks == 0 {
+                state.stall.first_chunk
+            } else {
+                state.stall.between_chunks
+            };
+            let next = match tokio::time::timeout(limit, state.raw.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // Dropping the raw stream cancels the request in the
+                    // engine (the local engine frees its sequence).
+                    state.raw = stream::empty().boxed();
+                    state.finished = true;
+                    return Some((Err(stalled(limit, state.chunks)), state));
+                }
+            };
+            state.chunks += 1;
+            match next {
                 Some(Ok(RawChunk::Text(text))) => {
+                    state.record.push_str(&text);
                     let events = state.parser.feed(&text);
                     state.ready.extend(events.into_iter().map(convert).map(Ok));
                 }
@@ -105,12 +170,35 @@ fn parse_raw_stream(raw: RawStream, parser: StreamParser) -> ModelStream {
                 None => {
                     let events = state.parser.finish();
                     state.ready.extend(events.into_iter().map(convert).map(Ok));
+                    let record = std::mem::take(&mut state.record);
+                    state.ready.push_back(Ok(ModelEvent::RawTurn(record)));
                     state.finished = true;
                 }
             }
         }
     })
     .boxed()
+}
+
+fn stalled(limit: Duration, chunks: usize) -> EngineError {
+    let what = if chunks == 0 {
+        "no output at all"
+    } else {
+        "no further output"
+    };
+    EngineError::Backend(format!(
+        "the engine produced {what} for {} s and the turn was stopped; see glint's log for the engine's own error, then retry (a shorter prompt or a fresh session may help)",
+        limit.as_secs()
+    ))
+}
+
+/// The text after the prompt's last `<|assistant|>` (empty without one).
+fn prompt_after_last_assistant(prompt: &str) -> String {
+    const ASSISTANT: &str = "<|assistant|>";
+    prompt
+        .rfind(ASSISTANT)
+        .map(|at| prompt[at + ASSISTANT.len()..].to_string())
+        .unwrap_or_default()
 }
 
 fn convert(event: ParseEvent) -> ModelEvent {

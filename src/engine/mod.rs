@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::conversation::{Message, ToolSpec};
 use crate::glm::ParsedToolCall;
 
-pub use glm_model::GlmModel;
+pub use glm_model::{GlmModel, StallLimits};
 pub use spec::{ModelSpec, ModelSpecError, OpenError, OpenOptions, open};
 
 /// What the agent asks of a model for one turn.
@@ -47,6 +47,10 @@ pub enum ModelEvent {
     /// Provider-specific reasoning records (OpenRouter's `reasoning_details`)
     /// to keep on this turn's assistant message and send back verbatim.
     ReasoningDetails(Vec<serde_json::Value>),
+    /// The turn's exact raw output (see `Message::Assistant::raw`), sent
+    /// once after the last other event of a turn that completed; engines that
+    /// do not produce GLM text never send it.
+    RawTurn(String),
 }
 
 /// Token counts of one turn. A count is `None` when the engine cannot know it
@@ -93,6 +97,12 @@ pub trait Model: Send + Sync {
 
     /// Streams one assistant turn for `request`.
     fn stream_turn(&self, request: TurnRequest) -> ModelStream;
+
+    /// The most tokens (prompt + answer) one turn may hold, when the engine
+    /// knows it: front ends show how much of it the conversation uses.
+    fn context_window(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A raw completion request: the rendered prompt, and the texts that end
@@ -117,4 +127,9 @@ pub type RawStream = Pin<Box<dyn Stream<Item = Result<RawChunk, EngineError>> + 
 pub trait RawCompletion: Send + Sync {
     fn describe(&self) -> String;
     fn complete(&self, request: RawCompletionRequest) -> RawStream;
+
+    /// The most tokens (prompt + answer) one completion may hold, when known.
+    fn context_window(&self) -> Option<u64> {
+        None
+    }
 }

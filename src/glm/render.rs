@@ -152,10 +152,19 @@ pub fn render_prompt(messages: &[Message], tools: &[ToolSpec], options: &RenderO
                 content,
                 reasoning_content,
                 tool_calls,
+                raw,
                 ..
             } => {
                 let keep_reasoning =
                     options.preserved_thinking || last_user.is_none_or(|user| index > user);
+                // The model's own output goes back exactly as generated while
+                // its reasoning is kept; the template's re-render is only a
+                // close copy of it, and would break the prompt's extension.
+                if let (Some(raw), true) = (raw, keep_reasoning) {
+                    out.push_str("<|assistant|>");
+                    out.push_str(raw);
+                    continue;
+                }
                 render_assistant(
                     &mut out,
                     content,

@@ -133,3 +133,20 @@ impl Fixture {
         v
     }
 }
+
+/// The SmolLM2 GGUF fetched by `tests/fetch-fixtures.sh`.
+pub fn smollm2() -> PathBuf {
+    let dir = std::env::var_os("GLINT_FIXTURE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/glint/fixtures"))
+        })
+        .expect("HOME or GLINT_FIXTURE_DIR is set");
+    let path = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "{} is missing; run tests/fetch-fixtures.sh (the README's test command, .ci/run, does)",
+        path.display()
+    );
+    path
+}

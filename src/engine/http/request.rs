@@ -81,6 +81,7 @@ pub(super) fn message(message: &Message, field: ReasoningField) -> Value {
             reasoning_content,
             tool_calls,
             reasoning_details,
+            raw: _,
         } => {
             let mut out = Map::new();
             out.insert("role".into(), Value::String("assistant".into()));
@@ -156,6 +157,7 @@ mod tests {
             reasoning_content: Some("thought".into()),
             tool_calls: Vec::new(),
             reasoning_details: None,
+            raw: None,
         };
         let sent = |field| message(&turn, field);
         assert_eq!(

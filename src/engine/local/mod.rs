@@ -9,20 +9,21 @@
 mod download;
 mod memory;
 mod options;
+pub mod prefill;
+mod request;
 mod source;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use futures::StreamExt;
-use mistralrs::{
-    Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams, StopTokens,
-};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream, Usage};
+use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
+pub use request::StepHook;
+use request::{Continuation, RequestSettings};
 pub use source::{ModelSource, SourceError, check_glm4_moe_lite};
 
 /// A stage of loading a model, for progress displays.
@@ -50,6 +51,11 @@ pub struct LocalEngine {
     /// Most tokens (prompt + generated) one request may hold.
     max_context: usize,
     sampling: Sampling,
+    /// The ids behind the last prompt and its output (see `request`).
+    continuation: Arc<Mutex<Option<Continuation>>>,
+    /// The ids of the last prompt sent, for diagnostics.
+    last_prompt: Arc<Mutex<Vec<u32>>>,
+    step_hook: Mutex<Option<StepHook>>,
 }
 
 impl LocalEngine {
@@ -131,6 +137,9 @@ impl LocalEngine {
             label: options.model.clone(),
             max_context,
             sampling: options.sampling,
+            continuation: Arc::new(Mutex::new(None)),
+            last_prompt: Arc::new(Mutex::new(Vec::new())),
+            step_hook: Mutex::new(None),
         })
     }
 
@@ -282,20 +291,102 @@ fn load_error(name: &str, source: &ModelSource, detail: &str) -> String {
     }
 }
 
+impl LocalEngine {
+    /// Runs `hook` at every decoding step of the requests that follow (tests
+    /// and benchmarks observe logits and contexts through it); `None` stops.
+    pub fn set_step_hook(&self, hook: Option<StepHook>) {
+        *self
+            .step_hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = hook;
+    }
+
+    /// The token ids of the last prompt sent by [`RawCompletion::complete`].
+    pub fn last_prompt_ids(&self) -> Vec<u32> {
+        self.last_prompt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forgets the ids behind the last prompt and output, so the next prompt
+    /// is tokenized whole (what a fresh engine does).
+    pub fn forget_continuation(&self) {
+        *self
+            .continuation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Completes exactly these prompt ids, bypassing the tokenizer and the
+    /// remembered continuation (to prefill the very ids another engine saw).
+    pub fn complete_ids(&self, ids: Vec<u32>, stop: Vec<String>) -> RawStream {
+        let (tx, rx) = mpsc::channel(64);
+        let model = self.model.clone();
+        let settings = self.settings(stop);
+        tokio::spawn(async move {
+            if let Err(error) = request::stream_completion(&model, ids, settings, &tx).await {
+                let _ = tx.send(Err(error)).await;
+            }
+        });
+        tokio_stream_from(rx)
+    }
+
+    fn settings(&self, stop: Vec<String>) -> RequestSettings {
+        RequestSettings {
+            max_context: self.max_context,
+            sampling: self.sampling,
+            stop,
+            hook: self
+                .step_hook
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
 impl RawCompletion for LocalEngine {
     fn describe(&self) -> String {
         self.label.clone()
     }
 
+    fn context_window(&self) -> Option<u64> {
+        Some(self.max_context as u64)
+    }
+
     fn complete(&self, request: RawCompletionRequest) -> RawStream {
         let (tx, rx) = mpsc::channel(64);
         let model = self.model.clone();
-        let max_context = self.max_context;
-        let sampling = self.sampling;
+        let continuation = self.continuation.clone();
+        let last_prompt = self.last_prompt.clone();
+        let settings = self.settings(request.stop);
         tokio::spawn(async move {
+            let prompt = request.prompt;
             let result = async {
-                let ids = tokenize(&model, request.prompt).await?;
-                stream_completion(&model, ids, request.stop, max_context, sampling, &tx).await
+                // Taken, not copied: a request that fails or is cancelled
+                // leaves nothing for the next prompt to extend.
+                let remembered = continuation
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                let ids = match remembered.as_ref().and_then(|c| c.extend(&prompt)) {
+                    Some((mut ids, rest)) => {
+                        ids.extend(tokenize(&model, rest.to_string()).await?);
+                        ids
+                    }
+                    None => tokenize(&model, prompt.clone()).await?,
+                };
+                let prompt_ids = ids.clone();
+                last_prompt
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone_from(&ids);
+                let finished = request::stream_completion(&model, ids, settings, &tx).await?;
+                if let Some(finished) = finished {
+                    remember(&model, &continuation, prompt, prompt_ids, finished).await;
+                }
+                Ok(())
             }
             .await;
             if let Err(error) = result {
@@ -306,107 +397,26 @@ impl RawCompletion for LocalEngine {
     }
 }
 
-fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+/// Keeps the ids of a finished request's prompt and computed output for the
+/// next prompt. The output's text comes from the tokenizer, so text and ids
+/// agree exactly; the next prompt reuses them only if it starts with that
+/// text (output the renderer did not write back verbatim is simply
+/// tokenized again).
+async fn remember(
+    model: &mistralrs::Model,
+    continuation: &Mutex<Option<Continuation>>,
+    prompt: String,
+    mut ids: Vec<u32>,
+    finished: request::Finished,
+) {
+    let Ok(output) = model.detokenize(finished.computed.clone(), false).await else {
+        return;
+    };
+    ids.extend(finished.computed);
+    *continuation.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(Continuation::new(prompt + &output, ids));
 }
 
-/// Sends one raw completion request and forwards its chunks until the
-/// sequence finishes or the consumer goes away (dropping mistralrs's
-/// response channel cancels the sequence).
-async fn stream_completion(
-    model: &mistralrs::Model,
-    ids: Vec<u32>,
-    stop: Vec<String>,
-    max_context: usize,
-    sampling: Sampling,
-    out: &mpsc::Sender<Result<RawChunk, EngineError>>,
-) -> Result<(), EngineError> {
-    let prompt_tokens = ids.len();
-    if prompt_tokens >= max_context {
-        return Err(EngineError::Backend(format!(
-            "the prompt is {prompt_tokens} tokens but the context holds {max_context}; start a new session or raise --max-context"
-        )));
-    }
-    let room = max_context - prompt_tokens;
-    let mut params = if sampling.temperature <= 0.0 {
-        SamplingParams::deterministic()
-    } else {
-        let mut params = SamplingParams::neutral();
-        params.temperature = Some(sampling.temperature);
-        params.top_p = Some(sampling.top_p);
-        params
-    };
-    params.max_len = Some(sampling.max_tokens.map_or(room, |max| max.min(room)));
-    params.stop_toks = Some(StopTokens::Seqs(stop));
-
-    let (tx, mut rx) = mpsc::channel(64);
-    let runner = model.inner();
-    let request = Request::Normal(Box::new(NormalRequest {
-        messages: RequestMessage::CompletionTokens(ids),
-        sampling_params: params,
-        response: tx,
-        return_logprobs: false,
-        is_streaming: true,
-        id: runner.next_request_id(),
-        constraint: Constraint::None,
-        suffix: None,
-        tools: None,
-        tool_choice: None,
-        logits_processors: None,
-        return_raw_logits: false,
-        web_search_options: None,
-        model_id: None,
-        truncate_sequence: false,
-    }));
-    let sender = runner
-        .get_sender(None)
-        .map_err(|e| EngineError::Backend(format!("the engine is not running: {e}")))?;
-    sender
-        .send(request)
-        .await
-        .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
-
-    let mut completion_tokens = 0u64;
-    loop {
-        let Some(response) = rx.recv().await else {
-            return Err(EngineError::Backend(
-                "the engine closed the response without finishing; see glint's log for its error"
-                    .into(),
-            ));
-        };
-        match response {
-            Response::CompletionChunk(chunk) => {
-                // mistralrs sends one chunk per generated token.
-                completion_tokens += 1;
-                let mut finished = false;
-                for choice in chunk.choices {
-                    finished |= choice.finish_reason.is_some();
-                    if !choice.text.is_empty()
-                        && out.send(Ok(RawChunk::Text(choice.text))).await.is_err()
-                    {
-                        return Ok(());
-                    }
-                }
-                if finished {
-                    let usage = Usage {
-                        prompt_tokens: Some(prompt_tokens as u64),
-                        completion_tokens: Some(completion_tokens),
-                    };
-                    let _ = out.send(Ok(RawChunk::Usage(usage))).await;
-                    return Ok(());
-                }
-            }
-            Response::CompletionModelError(message, _) | Response::ModelError(message, _) => {
-                return Err(EngineError::Backend(format!("the model failed: {message}")));
-            }
-            Response::InternalError(error) | Response::ValidationError(error) => {
-                return Err(EngineError::Backend(format!("the engine failed: {error}")));
-            }
-            _ => {
-                return Err(EngineError::Backend(
-                    "the engine sent an unexpected response to a completion request".into(),
-                ));
-            }
-        }
-    }
+fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }

@@ -1,0 +1,327 @@
+//! `glint dev cache-check`: is a turn served from the prefix cache the same
+//! as a cold prefill of the same prompt?
+//!
+//! Two engines load the same model, one with mistralrs's prefix cache and one
+//! without. A session of agent turns runs on the cached engine exactly as the
+//! agent runs it (glint's renderer, the model's raw output written back
+//! verbatim, then a tool result or a user message), so each prompt extends
+//! the previous one. The cold engine prefills each turn's prompt ids from
+//! scratch. Per turn the check reports the largest difference between the two
+//! first-step logit rows, whether greedy decoding chose the same tokens, and
+//! how many tokens the cached engine actually prefilled against how many
+//! were new.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt;
+use mistralrs::Tensor;
+
+use crate::conversation::{Message, ToolCall};
+use crate::engine::local::prefill::PrefillLog;
+use crate::engine::local::{
+    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling, StepHook,
+};
+use crate::engine::{EngineError, GlmModel, Model, ModelEvent, RawChunk, RawStream, TurnRequest};
+use crate::glm;
+use crate::tools::ToolRegistry;
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CacheCheckOptions {
+    /// A local model directory, `.gguf` file or Hugging Face id.
+    pub model: String,
+    pub device: DeviceChoice,
+    pub isq: IsqChoice,
+    /// Agent turns in the session.
+    pub turns: usize,
+    /// Tokens generated per turn.
+    pub max_tokens: usize,
+    pub max_context: Option<usize>,
+    /// Render glint's tool definitions into the prompt (as the agent does);
+    /// without them the prompt is short, so each turn's new tokens weigh more.
+    pub tools: bool,
+}
+
+/// One turn's comparison.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TurnReport {
+    pub turn: usize,
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose KV rows the cached engine had not computed in an
+    /// earlier turn: the new text, plus the last output token (sampled but
+    /// never run through the model).
+    pub new_tokens: usize,
+    /// Tokens the cached engine prefilled, from the patched engine's lookup
+    /// events; `None` when the engine reports none (an unpatched mistralrs).
+    pub prefilled: Option<u64>,
+    /// Largest |Δ| between the cached and the cold first-step logits.
+    pub max_abs_logit_diff: f32,
+    /// Tokens the cached engine generated.
+    pub generated: usize,
+    /// The first step at which the two greedy choices differ (`None`: they
+    /// agree on every step, and the texts are equal).
+    pub first_divergence: Option<usize>,
+}
+
+impl TurnReport {
+    pub fn greedy_agrees(&self) -> bool {
+        self.first_divergence.is_none()
+    }
+}
+
+/// What a request's decoding steps saw.
+#[derive(Default)]
+struct Probe {
+    first_logits: Vec<f32>,
+    /// The greedy choice at each step (the generated tokens).
+    greedy: Vec<u32>,
+}
+
+fn probe_hook(probe: Arc<Mutex<Probe>>) -> StepHook {
+    Arc::new(move |logits: &Tensor, _context: &[u32]| {
+        let row = logits
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| format!("cannot read the step's logits: {e}"))?;
+        let mut probe = probe.lock().unwrap_or_else(PoisonError::into_inner);
+        if probe.greedy.is_empty() {
+            probe.first_logits = row.clone();
+        }
+        probe.greedy.push(argmax(&row));
+        Ok(())
+    })
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0usize;
+    for (index, value) in row.iter().enumerate() {
+        if *value > row[best] {
+            best = index;
+        }
+    }
+    best as u32
+}
+
+fn take(probe: &Arc<Mutex<Probe>>) -> Probe {
+    std::mem::take(&mut *probe.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Runs the session; `prefill_log` must be collecting the engine's events
+/// (a layer of the installed `tracing` subscriber).
+pub async fn run(
+    options: &CacheCheckOptions,
+    prefill_log: &PrefillLog,
+    progress: LoadProgress,
+) -> Result<Vec<TurnReport>, EngineError> {
+    let cached =
+        GlmModel::new(LocalEngine::load(&engine_options(options, true), progress.clone()).await?);
+    let cold = LocalEngine::load(&engine_options(options, false), progress).await?;
+    let tools = if options.tools {
+        ToolRegistry::builtin().specs()
+    } else {
+        Vec::new()
+    };
+    let mut messages = vec![
+        Message::system("You are glint, a coding agent. Work step by step."),
+        Message::user("Turn 1: read the project and make a plan."),
+    ];
+    let mut reports = Vec::with_capacity(options.turns);
+    let mut computed_before = 0usize;
+    let mut next_call = 1usize;
+    for turn in 1..=options.turns {
+        let warm_probe = Arc::new(Mutex::new(Probe::default()));
+        cached
+            .backend()
+            .set_step_hook(Some(probe_hook(warm_probe.clone())));
+        prefill_log.take();
+        let request = TurnRequest {
+            messages: messages.clone(),
+            tools: tools.clone(),
+            thinking: true,
+        };
+        let (assistant, warm_text) = run_turn(&cached, request, &mut next_call).await?;
+        let prefilled = prefill_log.take().last().map(|r| r.prefill_tokens);
+        let warm = take(&warm_probe);
+        let prompt_ids = cached.backend().last_prompt_ids();
+
+        let cold_probe = Arc::new(Mutex::new(Probe::default()));
+        cold.set_step_hook(Some(probe_hook(cold_probe.clone())));
+        let stop = glm::STOP_TOKENS.iter().map(|s| s.to_string()).collect();
+        let cold_text = collect_text(cold.complete_ids(prompt_ids.clone(), stop)).await?;
+        let cold_run = take(&cold_probe);
+
+        let max_abs_logit_diff = warm
+            .first_logits
+            .iter()
+            .zip(&cold_run.first_logits)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        let mut first_divergence = warm
+            .greedy
+            .iter()
+            .zip(&cold_run.greedy)
+            .position(|(a, b)| a != b);
+        // The raw record opens with the generation prompt's thinking tag.
+        let warm_generated = warm_text.strip_prefix("<think>").unwrap_or(&warm_text);
+        if first_divergence.is_none()
+            && (warm.greedy.len() != cold_run.greedy.len() || warm_generated != cold_text)
+        {
+            first_divergence = Some(warm.greedy.len().min(cold_run.greedy.len()));
+        }
+        let prompt_tokens = prompt_ids.len();
+        reports.push(TurnReport {
+            turn,
+            prompt_tokens,
+            new_tokens: prompt_tokens.saturating_sub(computed_before),
+            prefilled,
+            max_abs_logit_diff,
+            generated: warm.greedy.len(),
+            first_divergence,
+        });
+        // The engine computed the prompt and every generated token but the
+        // last (sampled, never run through the model).
+        computed_before = prompt_tokens + warm.greedy.len().saturating_sub(1);
+
+        messages.push(assistant);
+        messages.push(if turn % 2 == 1 {
+            Message::tool_result(
+                format!("call_{turn}"),
+                format!(
+                    "exit code 0\nstep {turn}: {} files checked, all passed",
+                    turn * 7
+                ),
+            )
+        } else {
+            Message::user(format!(
+                "Turn {}: good, continue with the next step.",
+                turn + 1
+            ))
+        });
+    }
+    Ok(reports)
+}
+
+fn engine_options(options: &CacheCheckOptions, prefix_cache: bool) -> LocalOptions {
+    LocalOptions {
+        model: options.model.clone(),
+        isq: options.isq,
+        device: options.device,
+        max_context: options.max_context,
+        sampling: Sampling {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_tokens: Some(options.max_tokens),
+        },
+        prefix_cache,
+    }
+}
+
+/// One agent turn, recorded as the agent records it.
+async fn run_turn(
+    model: &GlmModel<LocalEngine>,
+    request: TurnRequest,
+    next_call: &mut usize,
+) -> Result<(Message, String), EngineError> {
+    let mut stream = model.stream_turn(request);
+    let (mut reasoning, mut content, mut raw) = (String::new(), String::new(), None);
+    let mut tool_calls = Vec::new();
+    while let Some(event) = stream.next().await {
+        match event? {
+            ModelEvent::ReasoningDelta(delta) => reasoning.push_str(&delta),
+            ModelEvent::TextDelta(delta) => content.push_str(&delta),
+            ModelEvent::ToolCall(call) => {
+                tool_calls.push(ToolCall::new(
+                    format!("call_{next_call}"),
+                    call.name,
+                    call.arguments,
+                ));
+                *next_call += 1;
+            }
+            ModelEvent::RawTurn(record) => raw = Some(record),
+            ModelEvent::Usage(_) | ModelEvent::ReasoningDetails(_) => {}
+        }
+    }
+    let Some(raw) = raw else {
+        return Err(EngineError::Backend(
+            "the turn ended without its raw output".into(),
+        ));
+    };
+    let text = raw.clone();
+    let message = Message::Assistant {
+        content,
+        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+        tool_calls,
+        reasoning_details: None,
+        raw: Some(raw),
+    };
+    Ok((message, text))
+}
+
+async fn collect_text(mut stream: RawStream) -> Result<String, EngineError> {
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        if let RawChunk::Text(piece) = chunk? {
+            text.push_str(&piece);
+        }
+    }
+    Ok(text)
+}
+
+/// The reports as a Markdown table.
+pub fn table(reports: &[TurnReport]) -> String {
+    let mut out = String::from(
+        "| turn | prompt tokens | new tokens | prefilled | prefilled ÷ new | max abs Δlogit | greedy agrees |\n|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for r in reports {
+        let (prefilled, ratio) = match r.prefilled {
+            Some(p) => (
+                p.to_string(),
+                format!("{:.2}", p as f64 / r.new_tokens.max(1) as f64),
+            ),
+            None => ("n/a".into(), "n/a".into()),
+        };
+        let agrees = match r.first_divergence {
+            None => format!("yes ({} tokens)", r.generated),
+            Some(step) => format!("no (from token {})", step + 1),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {prefilled} | {ratio} | {:.1e} | {agrees} |\n",
+            r.turn, r.prompt_tokens, r.new_tokens, r.max_abs_logit_diff
+        ));
+    }
+    out
+}
+
+/// `glint dev cache-check`: runs the check and prints its reports. Exit
+/// status 0 when every turn agrees (logits within 0.1, same greedy tokens),
+/// 1 otherwise.
+pub fn command(args: &crate::cli::CacheCheckArgs) -> anyhow::Result<u8> {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let log = PrefillLog::new();
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(log.layer()))
+        .map_err(|e| anyhow::anyhow!("cannot collect the engine's prefill events: {e}"))?;
+    let options = CacheCheckOptions {
+        model: args.model.clone(),
+        device: args.device,
+        isq: args.isq,
+        turns: usize::try_from(args.turns)?,
+        max_tokens: usize::try_from(args.max_tokens)?,
+        max_context: args.max_context.map(usize::try_from).transpose()?,
+        tools: !args.no_tools,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let progress: LoadProgress = Arc::new(|event| eprintln!("glint: {}", event.message));
+    let reports = runtime.block_on(run(&options, &log, progress))?;
+    if args.json {
+        for report in &reports {
+            println!("{}", serde_json::to_string(report)?);
+        }
+    } else {
+        print!("{}", table(&reports));
+    }
+    let agree = reports
+        .iter()
+        .all(|r| r.greedy_agrees() && r.max_abs_logit_diff <= 0.1);
+    Ok(if agree { 0 } else { 1 })
+}

@@ -1,0 +1,223 @@
+//! One raw completion request on the in-process engine: prompt ids in,
+//! streamed text out.
+//!
+//! Two things happen here besides forwarding chunks:
+//! - **Exact prompt extension at the token level.** Each agent turn's prompt
+//!   is the previous prompt, the model's output, then new text. Tokenizing
+//!   that whole text again could split the model's output differently from
+//!   the ids the model generated (a model does not always produce the
+//!   canonical split), and the engine's prefix cache would stop matching at
+//!   the first difference. [`Continuation`] remembers the ids behind the last
+//!   prompt and its output, so the next prompt reuses them and only its new
+//!   text is tokenized.
+//! - **Step hooks.** A logits processor observes every decoding step (the
+//!   tokens so far, which is how the generated ids are known, and the step's
+//!   logits, which tests compare between cached and cold prefills).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mistralrs::{
+    Constraint, CustomLogitsProcessor, NormalRequest, Request, RequestMessage, Response,
+    SamplingParams, StopTokens, Tensor,
+};
+use tokio::sync::mpsc;
+
+use super::super::{EngineError, RawChunk, Usage};
+use super::options::Sampling;
+
+/// Called at every decoding step of a request with the step's logits (F32,
+/// one row over the vocabulary, after penalties) and the tokens so far
+/// (prompt, then generated). An `Err` fails the step, as a broken model
+/// would: tests use it to check that such a failure reaches the user.
+pub type StepHook = Arc<dyn Fn(&Tensor, &[u32]) -> Result<(), String> + Send + Sync>;
+
+/// The ids behind a prompt and the output generated after it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Continuation {
+    /// The prompt's text followed by the output's text.
+    text: String,
+    ids: Vec<u32>,
+}
+
+impl Continuation {
+    pub(super) fn new(text: String, ids: Vec<u32>) -> Self {
+        Continuation { text, ids }
+    }
+
+    /// When `prompt` extends this text: the remembered ids and the text left
+    /// to tokenize.
+    pub(super) fn extend<'a>(&self, prompt: &'a str) -> Option<(Vec<u32>, &'a str)> {
+        let rest = prompt.strip_prefix(self.text.as_str())?;
+        (!self.ids.is_empty()).then(|| (self.ids.clone(), rest))
+    }
+}
+
+/// Records what a request's decoding steps saw, and runs the caller's hook.
+struct StepRecorder {
+    prompt_len: usize,
+    /// Generated ids whose KV rows were computed: every token of the context
+    /// past the prompt (the last sampled token is not in any context).
+    generated: Mutex<Vec<u32>>,
+    hook: Option<StepHook>,
+}
+
+impl CustomLogitsProcessor for StepRecorder {
+    fn apply(&self, logits: &Tensor, context: &[u32]) -> mistralrs::Result<Tensor> {
+        if let Some(generated) = context.get(self.prompt_len..) {
+            let mut kept = self
+                .generated
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            kept.clear();
+            kept.extend_from_slice(generated);
+        }
+        if let Some(hook) = &self.hook {
+            hook(logits, context).map_err(candle_core::Error::msg)?;
+        }
+        Ok(logits.clone())
+    }
+}
+
+/// What one request needs besides its prompt.
+pub(super) struct RequestSettings {
+    pub max_context: usize,
+    pub sampling: Sampling,
+    pub stop: Vec<String>,
+    pub hook: Option<StepHook>,
+}
+
+/// How a request ended, for the caller to remember.
+pub(super) struct Finished {
+    /// Generated ids whose KV rows the engine computed (all but the last).
+    pub computed: Vec<u32>,
+}
+
+/// Sends one raw completion request and forwards its chunks until the
+/// sequence finishes or the consumer goes away. Returning drops mistralrs's
+/// response channel, and the engine cancels a sequence whose channel is gone
+/// at its next token: that is what frees a cancelled turn's sequence.
+pub(super) async fn stream_completion(
+    model: &mistralrs::Model,
+    ids: Vec<u32>,
+    settings: RequestSettings,
+    out: &mpsc::Sender<Result<RawChunk, EngineError>>,
+) -> Result<Option<Finished>, EngineError> {
+    let prompt_tokens = ids.len();
+    let max_context = settings.max_context;
+    if prompt_tokens >= max_context {
+        return Err(EngineError::Backend(format!(
+            "the prompt is {prompt_tokens} tokens but the context holds {max_context}; start a new session or raise --max-context"
+        )));
+    }
+    let room = max_context - prompt_tokens;
+    let sampling = settings.sampling;
+    let mut params = if sampling.temperature <= 0.0 {
+        SamplingParams::deterministic()
+    } else {
+        let mut params = SamplingParams::neutral();
+        params.temperature = Some(sampling.temperature);
+        params.top_p = Some(sampling.top_p);
+        params
+    };
+    params.max_len = Some(sampling.max_tokens.map_or(room, |max| max.min(room)));
+    params.stop_toks = Some(StopTokens::Seqs(settings.stop));
+
+    let recorder = Arc::new(StepRecorder {
+        prompt_len: prompt_tokens,
+        generated: Mutex::new(Vec::new()),
+        hook: settings.hook,
+    });
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = model.inner();
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::CompletionTokens(ids),
+        sampling_params: params,
+        response: tx,
+        return_logprobs: false,
+        is_streaming: true,
+        id: runner.next_request_id(),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors: Some(vec![recorder.clone() as Arc<dyn CustomLogitsProcessor>]),
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    let sender = runner
+        .get_sender(None)
+        .map_err(|e| EngineError::Backend(format!("the engine is not running: {e}")))?;
+    sender
+        .send(request)
+        .await
+        .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
+
+    let mut completion_tokens = 0u64;
+    loop {
+        let response = tokio::select! {
+            // A consumer that went away (a cancelled turn) ends the request
+            // now, not at the next token.
+            _ = out.closed() => return Ok(None),
+            response = rx.recv() => response,
+        };
+        let Some(response) = response else {
+            return Err(EngineError::Backend(
+                "the engine closed the response without finishing; see glint's log for its error"
+                    .into(),
+            ));
+        };
+        match response {
+            Response::CompletionChunk(chunk) => {
+                // mistralrs sends one chunk per generated token.
+                completion_tokens += 1;
+                let mut finished = false;
+                for choice in chunk.choices {
+                    finished |= choice.finish_reason.is_some();
+                    if !choice.text.is_empty()
+                        && out.send(Ok(RawChunk::Text(choice.text))).await.is_err()
+                    {
+                        return Ok(None);
+                    }
+                }
+                if finished {
+                    let usage = Usage {
+                        prompt_tokens: Some(prompt_tokens as u64),
+                        completion_tokens: Some(completion_tokens),
+                    };
+                    let _ = out.send(Ok(RawChunk::Usage(usage))).await;
+                    let computed = std::mem::take(
+                        &mut *recorder
+                            .generated
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner),
+                    );
+                    return Ok(Some(Finished { computed }));
+                }
+            }
+            Response::CompletionModelError(message, _) | Response::ModelError(message, _) => {
+                return Err(EngineError::Backend(format!(
+                    "the model failed: {}; see glint's log for details",
+                    first_line(&message)
+                )));
+            }
+            Response::InternalError(error) | Response::ValidationError(error) => {
+                return Err(EngineError::Backend(format!(
+                    "the engine failed: {}; see glint's log for details",
+                    first_line(&error.to_string())
+                )));
+            }
+            _ => {
+                return Err(EngineError::Backend(
+                    "the engine sent an unexpected response to a completion request".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// mistralrs's errors may carry a backtrace on the lines after the message.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or_default().trim()
+}
