@@ -310,10 +310,13 @@ mod tests {
     #[test]
     fn columns_keep_their_longest_word_when_possible() {
         assert_eq!(
-            fit_widths(&[14, 40, 4], &[14, 12, 4], &ones, 30),
+            fit_widths(&[14, 40, 4], &[14, 12, 4], &[1, 1, 1], 30),
             [14, 12, 4]
         );
-        assert_eq!(fit_widths(&[14, 40, 4], &[14, 12, 4], &ones, 20), [8, 8, 4]);
+        assert_eq!(
+            fit_widths(&[14, 40, 4], &[14, 12, 4], &[1, 1, 1], 20),
+            [8, 8, 4]
+        );
     }
 
     #[test]
