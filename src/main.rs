@@ -15,6 +15,7 @@ use glint::engine::local::{LoadEvent, LoadProgress};
 use glint::engine::{self, ModelSpec};
 use glint::headless::{self, HeadlessOptions, exit};
 use glint::tools::ToolRegistry;
+use glint::tui::{SessionOptions, TuiOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -39,9 +40,7 @@ fn main() -> ExitCode {
 /// configuration errors (exit 2).
 fn run_agent(args: RunArgs) -> Result<u8> {
     let Some(task) = args.task.as_deref() else {
-        bail!(
-            "the interactive app is not part of this build yet; run a task headless with --task \"...\" (see --help)"
-        );
+        return run_interactive(args);
     };
     let task = read_task(task)?;
     let workspace = open_workspace(args.cd.as_deref())?;
@@ -70,6 +69,39 @@ fn run_agent(args: RunArgs) -> Result<u8> {
         });
         Ok(headless::run(handle, task, options).await)
     })
+}
+
+/// `glint` with no `--task`: the interactive app in this workspace.
+fn run_interactive(args: RunArgs) -> Result<u8> {
+    if args.json || args.show_reasoning {
+        bail!(
+            "--json and --show-reasoning apply to headless runs; add --task \"...\" (the app shows reasoning with Ctrl-R)"
+        );
+    }
+    let workspace = open_workspace(args.cd.as_deref())?;
+    // A malformed --model is a usage error, reported before the app starts.
+    ModelSpec::parse(&args.model)?;
+    let tools = Arc::new(ToolRegistry::builtin());
+    let system_prompt = glint::prompts::system_prompt_today(workspace.root(), &tools)?;
+    let log_path = glint::logging::init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let options = TuiOptions {
+        model: args.model.clone(),
+        session: SessionOptions {
+            open_options: args.open_options(),
+            workspace,
+            tools,
+            system_prompt,
+            max_turns: args.max_turns,
+            thinking: !args.no_thinking,
+            sandbox: args.sandbox.into(),
+        },
+        log_path,
+    };
+    runtime.block_on(glint::tui::run(options))?;
+    // Engines may hold threads that outlive the app; leave without waiting.
+    runtime.shutdown_background();
+    Ok(exit::ANSWERED)
 }
 
 /// `glint dev tiny-glm DIR`.

@@ -1,0 +1,199 @@
+//! The agent and the engine behind the app: loads models in the background,
+//! starts the agent once a model is ready, carries the conversation over a
+//! model switch and starts new conversations.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+use crate::agent::{self, AgentConfig, AgentHandle, Event};
+use crate::engine::local::{LoadEvent, LoadProgress};
+use crate::engine::{self, Model, ModelSpec, OpenError, OpenOptions};
+use crate::tools::{SandboxPolicy, ToolRegistry};
+use crate::workspace::Workspace;
+
+/// Everything a session needs besides the model.
+#[derive(Clone)]
+pub struct SessionOptions {
+    pub open_options: OpenOptions,
+    pub workspace: Workspace,
+    pub tools: Arc<ToolRegistry>,
+    pub system_prompt: String,
+    pub max_turns: u32,
+    pub thinking: bool,
+    pub sandbox: SandboxPolicy,
+}
+
+/// Something the session reports to the app.
+pub enum SessionEvent {
+    Load(LoadEvent),
+    /// A model finished loading and the agent runs on it.
+    Ready {
+        label: String,
+        context_window: Option<u64>,
+    },
+    /// Loading failed; `fallback` names the model the agent still runs on
+    /// (after a failed `/model SPEC`), if any.
+    LoadFailed {
+        error: String,
+        fallback: Option<(String, Option<u64>)>,
+    },
+    Agent(Event),
+    /// The agent stopped on its own (it never should).
+    AgentStopped,
+}
+
+type Loading = JoinHandle<Result<Arc<dyn Model>, OpenError>>;
+
+pub struct Session {
+    options: SessionOptions,
+    model: Option<Arc<dyn Model>>,
+    agent: Option<AgentHandle>,
+    loading: Option<Loading>,
+    load_tx: UnboundedSender<LoadEvent>,
+    load_rx: UnboundedReceiver<LoadEvent>,
+}
+
+impl Session {
+    pub fn new(options: SessionOptions) -> Session {
+        let (load_tx, load_rx) = unbounded_channel();
+        Session {
+            options,
+            model: None,
+            agent: None,
+            loading: None,
+            load_tx,
+            load_rx,
+        }
+    }
+
+    /// Starts loading the model `spec` names in the background; the agent
+    /// moves to it (with the conversation) once it is ready.
+    pub fn load(&mut self, spec: &str) -> Result<(), String> {
+        let spec = ModelSpec::parse(spec).map_err(|error| error.to_string())?;
+        if let Some(previous) = self.loading.take() {
+            previous.abort();
+        }
+        let options = self.options.open_options.clone();
+        let tx = self.load_tx.clone();
+        let progress: LoadProgress = Arc::new(move |event: LoadEvent| {
+            let _ = tx.send(event);
+        });
+        self.loading = Some(tokio::spawn(async move {
+            engine::open(&spec, &options, progress).await
+        }));
+        Ok(())
+    }
+
+    /// The next thing that happened; waits forever when nothing can happen.
+    pub async fn next_event(&mut self) -> SessionEvent {
+        tokio::select! {
+            biased;
+            Some(event) = self.load_rx.recv() => SessionEvent::Load(event),
+            result = wait_loading(&mut self.loading) => {
+                self.loading = None;
+                match result {
+                    Ok(Ok(model)) => self.start_agent(model).await,
+                    Ok(Err(error)) => self.load_failed(error.to_string()),
+                    Err(error) => self.load_failed(format!("loading the model stopped: {error}")),
+                }
+            }
+            event = wait_agent(&mut self.agent) => match event {
+                Some(event) => SessionEvent::Agent(event),
+                None => {
+                    self.agent = None;
+                    SessionEvent::AgentStopped
+                }
+            },
+        }
+    }
+
+    fn load_failed(&self, error: String) -> SessionEvent {
+        let fallback = self
+            .model
+            .as_ref()
+            .filter(|_| self.agent.is_some())
+            .map(|model| (model.describe(), model.context_window()));
+        SessionEvent::LoadFailed { error, fallback }
+    }
+
+    /// Runs the agent on `model`, continuing the conversation of the agent
+    /// it replaces.
+    async fn start_agent(&mut self, model: Arc<dyn Model>) -> SessionEvent {
+        let messages = match self.agent.take() {
+            Some(agent) => agent.shutdown().await,
+            None => Vec::new(),
+        };
+        let label = model.describe();
+        let context_window = model.context_window();
+        self.agent = Some(agent::spawn_with_messages(
+            self.config(model.clone()),
+            messages,
+        ));
+        self.model = Some(model);
+        SessionEvent::Ready {
+            label,
+            context_window,
+        }
+    }
+
+    fn config(&self, model: Arc<dyn Model>) -> AgentConfig {
+        AgentConfig {
+            model,
+            tools: self.options.tools.clone(),
+            workspace: self.options.workspace.clone(),
+            system_prompt: self.options.system_prompt.clone(),
+            max_turns: self.options.max_turns,
+            thinking: self.options.thinking,
+            sandbox: self.options.sandbox,
+        }
+    }
+
+    /// Sends a user message; false when no agent runs yet.
+    pub fn submit(&self, text: String) -> bool {
+        self.agent.as_ref().is_some_and(|agent| agent.submit(text))
+    }
+
+    pub fn cancel(&self) {
+        if let Some(agent) = &self.agent {
+            agent.cancel();
+        }
+    }
+
+    /// Drops the conversation: a fresh agent on the same model.
+    pub async fn new_conversation(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            let _ = agent.shutdown().await;
+        }
+        if let Some(model) = self.model.clone() {
+            self.agent = Some(agent::spawn(self.config(model)));
+        }
+    }
+
+    /// Stops the agent (cancelling any run) and any loading.
+    pub async fn shutdown(mut self) {
+        if let Some(loading) = self.loading.take() {
+            loading.abort();
+        }
+        if let Some(agent) = self.agent.take() {
+            let _ = agent.shutdown().await;
+        }
+    }
+}
+
+async fn wait_loading(
+    loading: &mut Option<Loading>,
+) -> Result<Result<Arc<dyn Model>, OpenError>, tokio::task::JoinError> {
+    match loading {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_agent(agent: &mut Option<AgentHandle>) -> Option<Event> {
+    match agent {
+        Some(agent) => agent.next_event().await,
+        None => std::future::pending().await,
+    }
+}
