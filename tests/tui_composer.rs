@@ -497,7 +497,10 @@ fn tall_text_scrolls_inside_a_capped_height() {
     );
     assert_eq!(c.desired_height(40), 11);
     let bottom = screen(&c, 40);
-    assert!(bottom.contains("line 30▏") && !bottom.contains("line 20\n"), "{bottom}");
+    assert!(
+        bottom.contains("line 30▏") && !bottom.contains("line 20\n"),
+        "{bottom}"
+    );
     for _ in 0..29 {
         key(&mut c, KeyCode::Up, NONE);
     }
