@@ -76,7 +76,7 @@ impl ChunkScanner {
         }
         self.previous_blank = false;
         self.has_content = true;
-        if indent >= 4 || list_item || (indent < 4 && rest.starts_with("[^")) {
+        if indent >= 4 || list_item || rest.starts_with("[^") {
             self.may_continue = true;
         }
         if indent < 4 {
