@@ -8,14 +8,14 @@ use std::sync::Arc;
 use futures::StreamExt;
 use glint::conversation::Message;
 use glint::dev::tiny_glm::{self, ExpertLayout, TinyGlmOptions, WeightType};
-use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, LocalOptions, Sampling};
+use glint::engine::local::LocalEngine;
 use glint::engine::{
     GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, TurnRequest, Usage,
 };
 use glint::tools::ToolRegistry;
 use serde_json::Value;
 
-use common::{Sandbox, glint, smollm2};
+use common::{Sandbox, glint, greedy, load, smollm2};
 
 fn tiny_options() -> TinyGlmOptions {
     TinyGlmOptions {
@@ -28,28 +28,6 @@ fn tiny_options() -> TinyGlmOptions {
         layout: ExpertLayout::Stacked,
         weight_type: WeightType::Bf16,
         seed: 7,
-    }
-}
-
-fn greedy(model: &str, max_tokens: usize) -> LocalOptions {
-    LocalOptions {
-        model: model.to_string(),
-        isq: IsqChoice::None,
-        device: DeviceChoice::Cpu,
-        max_context: Some(4096),
-        sampling: Sampling {
-            temperature: 0.0,
-            top_p: 1.0,
-            max_tokens: Some(max_tokens),
-        },
-        prefix_cache: true,
-    }
-}
-
-async fn load(options: &LocalOptions) -> LocalEngine {
-    match LocalEngine::load(options, Arc::new(|_| {})).await {
-        Ok(engine) => engine,
-        Err(e) => panic!("{} does not load: {e}", options.model),
     }
 }
 

@@ -12,7 +12,7 @@ use glint::conversation::Message;
 use glint::dev::cache_check::{self, CacheCheckOptions, TurnReport};
 use glint::dev::tiny_glm::{self, ExpertLayout, TinyGlmOptions, WeightType};
 use glint::engine::local::prefill::PrefillLog;
-use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, LocalOptions, Sampling};
+use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine};
 use glint::engine::{
     GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, StallLimits,
     TurnRequest,
@@ -21,6 +21,8 @@ use tempfile::TempDir;
 use tracing_subscriber::layer::SubscriberExt;
 
 mod common;
+
+use common::{greedy, load};
 
 /// Tests of this binary run one at a time: the engine's prefill events go to
 /// one process-wide log, which must see one session's engines only.
@@ -142,28 +144,6 @@ async fn smollm2_cached_turns_equal_cold_prefills() {
     check_session(common::smollm2().display().to_string(), 4, false).await;
 }
 
-fn greedy_options(dir: &TempDir, max_tokens: usize) -> LocalOptions {
-    LocalOptions {
-        model: dir.path().display().to_string(),
-        isq: IsqChoice::None,
-        device: DeviceChoice::Cpu,
-        max_context: Some(8192),
-        sampling: Sampling {
-            temperature: 0.0,
-            top_p: 1.0,
-            max_tokens: Some(max_tokens),
-        },
-        prefix_cache: true,
-    }
-}
-
-async fn load(options: &LocalOptions) -> LocalEngine {
-    match LocalEngine::load(options, Arc::new(|_| {})).await {
-        Ok(engine) => engine,
-        Err(e) => panic!("the tiny checkpoint does not load: {e}"),
-    }
-}
-
 fn request() -> TurnRequest {
     TurnRequest {
         messages: vec![
@@ -208,7 +188,7 @@ async fn settled(steps: &AtomicUsize) -> usize {
 async fn a_failing_model_step_ends_the_turn_with_an_error() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tiny_checkpoint(WeightType::Bf16);
-    let model = GlmModel::new(load(&greedy_options(&dir, 400)).await);
+    let model = GlmModel::new(load(&greedy(&dir.path().display().to_string(), 400)).await);
     let steps = Arc::new(AtomicUsize::new(0));
     let counter = steps.clone();
     model.backend().set_step_hook(Some(Arc::new(move |_, _| {
@@ -234,8 +214,8 @@ async fn a_failing_model_step_ends_the_turn_with_an_error() {
 async fn a_stalled_request_ends_as_an_error_and_its_sequence_is_freed() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tiny_checkpoint(WeightType::Bf16);
-    let model =
-        GlmModel::new(load(&greedy_options(&dir, 400)).await).with_stall_limits(StallLimits {
+    let model = GlmModel::new(load(&greedy(&dir.path().display().to_string(), 400)).await)
+        .with_stall_limits(StallLimits {
             first_chunk: Duration::from_secs(60),
             between_chunks: Duration::from_secs(1),
         });
@@ -266,7 +246,7 @@ async fn a_stalled_request_ends_as_an_error_and_its_sequence_is_freed() {
 async fn a_cancelled_request_frees_its_sequence() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tiny_checkpoint(WeightType::Bf16);
-    let engine = load(&greedy_options(&dir, 400)).await;
+    let engine = load(&greedy(&dir.path().display().to_string(), 400)).await;
     let steps = Arc::new(AtomicUsize::new(0));
     let counter = steps.clone();
     engine.set_step_hook(Some(Arc::new(move |_, _| {
@@ -315,7 +295,7 @@ async fn a_cancelled_request_frees_its_sequence() {
 async fn the_raw_turn_record_makes_the_next_prompt_extend_this_one() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tiny_checkpoint(WeightType::Bf16);
-    let model = GlmModel::new(load(&greedy_options(&dir, 6)).await);
+    let model = GlmModel::new(load(&greedy(&dir.path().display().to_string(), 6)).await);
     let first = request();
     let first_prompt = model.render(&first);
     let mut raw = None;

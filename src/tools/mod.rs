@@ -24,6 +24,8 @@ mod support;
 
 pub use support::args::{expected_arguments, parse_arguments};
 pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
+/// The languages the code tools parse; the TUI highlights the same ones.
+pub(crate) use support::code::Lang;
 pub use support::output::{count_lines, one_line, truncate_output};
 pub use support::sandbox::SandboxPolicy;
 

@@ -150,3 +150,30 @@ pub fn smollm2() -> PathBuf {
     );
     path
 }
+
+/// Greedy decoding on CPU with the prefix cache, for local-engine tests.
+pub fn greedy(model: &str, max_tokens: usize) -> glint::engine::local::LocalOptions {
+    use glint::engine::local::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
+    LocalOptions {
+        model: model.to_string(),
+        isq: IsqChoice::None,
+        device: DeviceChoice::Cpu,
+        max_context: Some(8192),
+        sampling: Sampling {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_tokens: Some(max_tokens),
+        },
+        prefix_cache: true,
+    }
+}
+
+/// Loads a local model, failing the test with the engine's error.
+pub async fn load(
+    options: &glint::engine::local::LocalOptions,
+) -> glint::engine::local::LocalEngine {
+    match glint::engine::local::LocalEngine::load(options, std::sync::Arc::new(|_| {})).await {
+        Ok(engine) => engine,
+        Err(e) => panic!("{} does not load: {e}", options.model),
+    }
+}

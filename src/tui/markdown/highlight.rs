@@ -13,6 +13,7 @@ use tree_sitter::{Language, QueryError};
 use tree_sitter_highlight::{HighlightConfiguration, HighlightEvent, Highlighter};
 
 use super::wrap::StyledLine;
+use crate::tools::Lang;
 use crate::tui::theme::Theme;
 
 /// The capture names the theme distinguishes; tree-sitter maps each of a
@@ -58,42 +59,29 @@ const CAPTURE_NAMES: &[&str] = &[
     "variable.parameter",
 ];
 
-/// The languages glint highlights: the grammars it already ships for code
-/// navigation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CodeLanguage {
-    Rust,
-    Python,
-    JavaScript,
-    TypeScript,
-    Tsx,
-    Go,
-    C,
-    Cpp,
-    Java,
-}
-
 const LANGUAGE_COUNT: usize = 9;
 
-impl CodeLanguage {
+/// Highlighting for the languages glint already navigates (the code tools'
+/// [`Lang`], with the same grammars).
+impl Lang {
     /// The language a fence's info string names (`rust`, `py`, `c++`, ...),
     /// judged by its first word; `None` for anything not highlighted.
-    pub(crate) fn from_info(info: &str) -> Option<CodeLanguage> {
+    pub(crate) fn from_info(info: &str) -> Option<Lang> {
         let word = info
             .split(|c: char| c.is_whitespace() || c == ',' || c == '{')
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
         let language = match word.as_str() {
-            "rust" | "rs" => CodeLanguage::Rust,
-            "python" | "py" | "python3" => CodeLanguage::Python,
-            "javascript" | "js" | "jsx" | "mjs" | "cjs" | "node" => CodeLanguage::JavaScript,
-            "typescript" | "ts" | "mts" | "cts" => CodeLanguage::TypeScript,
-            "tsx" => CodeLanguage::Tsx,
-            "go" | "golang" => CodeLanguage::Go,
-            "c" | "h" => CodeLanguage::C,
-            "cpp" | "c++" | "cc" | "cxx" | "hpp" | "hh" | "hxx" => CodeLanguage::Cpp,
-            "java" => CodeLanguage::Java,
+            "rust" | "rs" => Lang::Rust,
+            "python" | "py" | "python3" => Lang::Python,
+            "javascript" | "js" | "jsx" | "mjs" | "cjs" | "node" => Lang::JavaScript,
+            "typescript" | "ts" | "mts" | "cts" => Lang::TypeScript,
+            "tsx" => Lang::Tsx,
+            "go" | "golang" => Lang::Go,
+            "c" | "h" => Lang::C,
+            "cpp" | "c++" | "cc" | "cxx" | "hpp" | "hh" | "hxx" => Lang::Cpp,
+            "java" => Lang::Java,
             _ => return None,
         };
         Some(language)
@@ -107,17 +95,17 @@ impl CodeLanguage {
     /// the C and JavaScript queries, as their grammars' own configurations do.
     fn build(self) -> Result<HighlightConfiguration, QueryError> {
         let (language, name, query): (Language, &str, String) = match self {
-            CodeLanguage::Rust => (
+            Lang::Rust => (
                 tree_sitter_rust::LANGUAGE.into(),
                 "rust",
                 tree_sitter_rust::HIGHLIGHTS_QUERY.to_owned(),
             ),
-            CodeLanguage::Python => (
+            Lang::Python => (
                 tree_sitter_python::LANGUAGE.into(),
                 "python",
                 tree_sitter_python::HIGHLIGHTS_QUERY.to_owned(),
             ),
-            CodeLanguage::JavaScript => (
+            Lang::JavaScript => (
                 tree_sitter_javascript::LANGUAGE.into(),
                 "javascript",
                 [
@@ -126,7 +114,7 @@ impl CodeLanguage {
                 ]
                 .join("\n"),
             ),
-            CodeLanguage::TypeScript => (
+            Lang::TypeScript => (
                 tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
                 "typescript",
                 [
@@ -135,7 +123,7 @@ impl CodeLanguage {
                 ]
                 .join("\n"),
             ),
-            CodeLanguage::Tsx => (
+            Lang::Tsx => (
                 tree_sitter_typescript::LANGUAGE_TSX.into(),
                 "tsx",
                 [
@@ -145,17 +133,17 @@ impl CodeLanguage {
                 ]
                 .join("\n"),
             ),
-            CodeLanguage::Go => (
+            Lang::Go => (
                 tree_sitter_go::LANGUAGE.into(),
                 "go",
                 tree_sitter_go::HIGHLIGHTS_QUERY.to_owned(),
             ),
-            CodeLanguage::C => (
+            Lang::C => (
                 tree_sitter_c::LANGUAGE.into(),
                 "c",
                 tree_sitter_c::HIGHLIGHT_QUERY.to_owned(),
             ),
-            CodeLanguage::Cpp => (
+            Lang::Cpp => (
                 tree_sitter_cpp::LANGUAGE.into(),
                 "cpp",
                 [
@@ -164,7 +152,7 @@ impl CodeLanguage {
                 ]
                 .join("\n"),
             ),
-            CodeLanguage::Java => (
+            Lang::Java => (
                 tree_sitter_java::LANGUAGE.into(),
                 "java",
                 tree_sitter_java::HIGHLIGHTS_QUERY.to_owned(),
@@ -201,14 +189,14 @@ thread_local! {
 /// than starting an empty one), styled by `language`'s highlight captures, or
 /// all in `base` when the language is unknown or highlighting fails.
 pub(crate) fn highlight_code(
-    language: Option<CodeLanguage>,
+    language: Option<Lang>,
     code: &str,
     base: Style,
     theme: &Theme,
 ) -> Vec<StyledLine> {
     let code = code.strip_suffix('\n').unwrap_or(code);
     language
-        .and_then(CodeLanguage::config)
+        .and_then(Lang::config)
         .and_then(|config| highlighted_lines(config, code, base, theme))
         .unwrap_or_else(|| {
             code.split('\n')
@@ -270,16 +258,16 @@ fn styled_piece(text: &str, style: Style) -> StyledLine {
 mod tests {
     use super::*;
 
-    const ALL: [CodeLanguage; LANGUAGE_COUNT] = [
-        CodeLanguage::Rust,
-        CodeLanguage::Python,
-        CodeLanguage::JavaScript,
-        CodeLanguage::TypeScript,
-        CodeLanguage::Tsx,
-        CodeLanguage::Go,
-        CodeLanguage::C,
-        CodeLanguage::Cpp,
-        CodeLanguage::Java,
+    const ALL: [Lang; LANGUAGE_COUNT] = [
+        Lang::Rust,
+        Lang::Python,
+        Lang::JavaScript,
+        Lang::TypeScript,
+        Lang::Tsx,
+        Lang::Go,
+        Lang::C,
+        Lang::Cpp,
+        Lang::Java,
     ];
 
     #[test]
@@ -294,25 +282,19 @@ mod tests {
 
     #[test]
     fn info_strings_name_languages() {
-        assert_eq!(CodeLanguage::from_info("rust"), Some(CodeLanguage::Rust));
-        assert_eq!(
-            CodeLanguage::from_info("Python title=x"),
-            Some(CodeLanguage::Python)
-        );
-        assert_eq!(CodeLanguage::from_info("c++"), Some(CodeLanguage::Cpp));
-        assert_eq!(
-            CodeLanguage::from_info("rs,ignore"),
-            Some(CodeLanguage::Rust)
-        );
-        assert_eq!(CodeLanguage::from_info("toml"), None);
-        assert_eq!(CodeLanguage::from_info(""), None);
+        assert_eq!(Lang::from_info("rust"), Some(Lang::Rust));
+        assert_eq!(Lang::from_info("Python title=x"), Some(Lang::Python));
+        assert_eq!(Lang::from_info("c++"), Some(Lang::Cpp));
+        assert_eq!(Lang::from_info("rs,ignore"), Some(Lang::Rust));
+        assert_eq!(Lang::from_info("toml"), None);
+        assert_eq!(Lang::from_info(""), None);
     }
 
     #[test]
     fn keywords_strings_and_comments_get_their_styles() {
         let theme = Theme::colored();
         let code = "fn main() {\n    let s = \"hi\"; // note\n}\n";
-        let lines = highlight_code(Some(CodeLanguage::Rust), code, theme.text, &theme);
+        let lines = highlight_code(Some(Lang::Rust), code, theme.text, &theme);
         assert_eq!(lines.len(), 3);
         let style_of = |needle: &str| {
             lines

@@ -11,9 +11,10 @@ use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
-use super::highlight::{CodeLanguage, highlight_code};
+use super::highlight::highlight_code;
 use super::table::Table;
 use super::wrap::{StyledLine, WrapMode, sanitize, spans_width, wrap_spans};
+use crate::tools::Lang;
 use crate::tui::theme::Theme;
 
 /// Spaces a tab stands for in code.
@@ -405,7 +406,7 @@ impl<'t> Renderer<'t> {
     fn emit_code_block(&mut self, code: &CodeBlock) {
         let fence = Span::styled(format!("```{}", code.info), self.theme.dim);
         self.emit_wrapped(&[fence], WrapMode::Code);
-        let language = CodeLanguage::from_info(&code.info);
+        let language = Lang::from_info(&code.info);
         let text = sanitize(&code.text, TAB_WIDTH);
         if !text.is_empty() {
             for line in highlight_code(language, &text, self.theme.text, self.theme) {
