@@ -68,8 +68,11 @@ impl CustomLogitsProcessor for StepRecorder {
                 .generated
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            kept.clear();
-            kept.extend_from_slice(generated);
+            // Each step's context is the last one plus the token sampled
+            // since: append only that tail, not the whole output again.
+            if let Some(new) = generated.get(kept.len()..) {
+                kept.extend_from_slice(new);
+            }
         }
         if let Some(hook) = &self.hook {
             hook(logits, context).map_err(candle_core::Error::msg)?;
