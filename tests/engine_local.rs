@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use glint::conversation::Message;
-use glint::dev::tiny_glm::{self, ExpertLayout, TinyGlmOptions, WeightType};
+use glint::dev::tiny_glm::{self, WeightType};
 use glint::engine::local::LocalEngine;
 use glint::engine::{
     GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, TurnRequest, Usage,
@@ -15,21 +15,7 @@ use glint::engine::{
 use glint::tools::ToolRegistry;
 use serde_json::Value;
 
-use common::{Sandbox, glint, greedy, load, smollm2};
-
-fn tiny_options() -> TinyGlmOptions {
-    TinyGlmOptions {
-        layers: 2,
-        real_dims: false,
-        hidden: None,
-        heads: None,
-        experts: None,
-        active_experts: None,
-        layout: ExpertLayout::Stacked,
-        weight_type: WeightType::Bf16,
-        seed: 7,
-    }
-}
+use common::{Sandbox, glint, greedy, load, smollm2, tiny_glm_options};
 
 /// Streams one raw completion; returns the text and the usage.
 async fn complete(engine: &LocalEngine, prompt: &str) -> (String, Usage) {
@@ -51,7 +37,8 @@ async fn complete(engine: &LocalEngine, prompt: &str) -> (String, Usage) {
 #[tokio::test(flavor = "multi_thread")]
 async fn tiny_glm_runs_a_real_agent_prompt_through_the_parser() {
     let dir = tempfile::tempdir().expect("temp dir");
-    tiny_glm::write(dir.path(), &tiny_options()).expect("checkpoint written");
+    tiny_glm::write(dir.path(), &tiny_glm_options(WeightType::Bf16, 7))
+        .expect("checkpoint written");
     let engine = load(&greedy(&dir.path().display().to_string(), 12)).await;
     let model = GlmModel::new(engine);
 
@@ -158,7 +145,8 @@ fn tiny_glm_through_the_binary_ends_with_a_documented_code() {
 fn a_context_beyond_the_models_window_is_refused_before_loading() {
     let sandbox = Sandbox::create();
     let checkpoint = sandbox.outside("tiny-glm");
-    tiny_glm::write(&checkpoint, &tiny_options()).expect("checkpoint written");
+    tiny_glm::write(&checkpoint, &tiny_glm_options(WeightType::Bf16, 7))
+        .expect("checkpoint written");
     let output = glint(&sandbox.workspace())
         .args(["--model", &checkpoint.display().to_string(), "--task", "hi"])
         .args(["--device", "cpu", "--max-context", "300000"])

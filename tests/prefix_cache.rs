@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use glint::conversation::Message;
 use glint::dev::cache_check::{self, CacheCheckOptions, TurnReport};
-use glint::dev::tiny_glm::{self, ExpertLayout, TinyGlmOptions, WeightType};
+use glint::dev::tiny_glm::{self, WeightType};
 use glint::engine::local::prefill::PrefillLog;
 use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine};
 use glint::engine::{
@@ -22,7 +22,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 mod common;
 
-use common::{greedy, load};
+use common::{greedy, load, tiny_glm_options};
 
 /// Tests of this binary run one at a time: the engine's prefill events go to
 /// one process-wide log, which must see one session's engines only.
@@ -43,18 +43,7 @@ fn prefill_log() -> &'static PrefillLog {
 
 fn tiny_checkpoint(weight_type: WeightType) -> TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = TinyGlmOptions {
-        layers: 2,
-        real_dims: false,
-        hidden: None,
-        heads: None,
-        experts: None,
-        active_experts: None,
-        layout: ExpertLayout::Stacked,
-        weight_type,
-        seed: 11,
-    };
-    tiny_glm::write(dir.path(), &options).expect("checkpoint written");
+    tiny_glm::write(dir.path(), &tiny_glm_options(weight_type, 11)).expect("checkpoint written");
     dir
 }
 

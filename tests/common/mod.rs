@@ -177,3 +177,22 @@ pub async fn load(
         Err(e) => panic!("{} does not load: {e}", options.model),
     }
 }
+
+/// The tiny GLM-4.7-Flash checkpoint the local-engine tests run on CPU:
+/// 2 layers, stacked experts (the layout mistralrs runs on CPU).
+pub fn tiny_glm_options(
+    weight_type: glint::dev::tiny_glm::WeightType,
+    seed: u64,
+) -> glint::dev::tiny_glm::TinyGlmOptions {
+    glint::dev::tiny_glm::TinyGlmOptions {
+        layers: 2,
+        real_dims: false,
+        hidden: None,
+        heads: None,
+        experts: None,
+        active_experts: None,
+        layout: glint::dev::tiny_glm::ExpertLayout::Stacked,
+        weight_type,
+        seed,
+    }
+}
