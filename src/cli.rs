@@ -10,7 +10,7 @@ use crate::agent::DEFAULT_MAX_TURNS;
 use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
-use crate::tools::SandboxPolicy;
+use crate::tools::{SandboxPolicy, ShellPolicy};
 use crate::workspace::Workspace;
 
 /// glint: a terminal coding agent running GLM-4.7-Flash in-process.
@@ -128,6 +128,14 @@ impl RunArgs {
             temperature: self.temperature,
             top_p: self.top_p,
             max_tokens: self.max_tokens.map(|n| n as usize),
+        }
+    }
+
+    /// How the shell tool runs commands.
+    pub fn shell_policy(&self) -> ShellPolicy {
+        ShellPolicy {
+            sandbox: self.sandbox.into(),
+            ..ShellPolicy::default()
         }
     }
 }

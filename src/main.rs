@@ -65,7 +65,7 @@ fn run_agent(args: RunArgs) -> Result<u8> {
             system_prompt,
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
-            sandbox: args.sandbox.into(),
+            shell: args.shell_policy(),
         });
         Ok(headless::run(handle, task, options).await)
     })
@@ -94,7 +94,7 @@ fn run_interactive(args: RunArgs) -> Result<u8> {
             system_prompt,
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
-            sandbox: args.sandbox.into(),
+            shell: args.shell_policy(),
         },
         log_path,
     };

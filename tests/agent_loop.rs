@@ -9,7 +9,7 @@ use glint::agent::{self, AgentConfig, AgentHandle, Event, RunStatus};
 use glint::conversation::Message;
 use glint::engine::scripted::ScriptedModel;
 use glint::engine::{GlmModel, StallLimits};
-use glint::tools::{SandboxPolicy, ToolRegistry};
+use glint::tools::{ShellPolicy, ToolRegistry};
 use glint::workspace::Workspace;
 
 use common::{Sandbox, script};
@@ -28,7 +28,7 @@ fn start(model: Arc<GlmModel<ScriptedModel>>, sandbox: &Sandbox, max_turns: u32)
         system_prompt: "You are glint.".into(),
         max_turns,
         thinking: true,
-        sandbox: SandboxPolicy::default(),
+        shell: ShellPolicy::default(),
     })
 }
 

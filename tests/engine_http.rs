@@ -13,7 +13,7 @@ use glint::conversation::{Message, ToolCall};
 use glint::engine::http::{HttpConfig, HttpModel, INVALID_ARGUMENTS_KEY, Provider};
 use glint::engine::{EngineError, Model, ModelEvent, TurnRequest, Usage};
 use glint::glm::ParsedToolCall;
-use glint::tools::{SandboxPolicy, ToolRegistry};
+use glint::tools::{ShellPolicy, ToolRegistry};
 use glint::workspace::Workspace;
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
@@ -614,7 +614,7 @@ async fn agent_sends_streamed_reasoning_details_back_in_the_next_turn() {
         system_prompt: "You are glint.".into(),
         max_turns: 5,
         thinking: true,
-        sandbox: SandboxPolicy::default(),
+        shell: ShellPolicy::default(),
     });
     handle.submit("What files are here?");
     let mut finished = None;

@@ -18,7 +18,7 @@ fn fixture() -> Fixture {
     let mut f = Fixture::new();
     git2::Repository::init(&f.root).unwrap();
     if SandboxPolicy::WorkspaceWrite.check().is_err() {
-        f.ctx.sandbox = SandboxPolicy::Off;
+        f.ctx.shell.sandbox = SandboxPolicy::Off;
     }
     f
 }
@@ -376,7 +376,7 @@ async fn sandbox_confines_writes_to_workspace_and_temp() {
     };
     let mut f = Fixture::new();
     git2::Repository::init(&f.root).unwrap();
-    f.ctx.sandbox = SandboxPolicy::WorkspaceWrite;
+    f.ctx.shell.sandbox = SandboxPolicy::WorkspaceWrite;
     let target = elsewhere.path().join("written.txt");
     let tmp_file = std::env::temp_dir().join(format!("glint-shell-test-{}", std::process::id()));
     let command = format!(
@@ -399,7 +399,7 @@ async fn sandbox_confines_writes_to_workspace_and_temp() {
     std::fs::remove_file(&tmp_file).unwrap();
 
     // Unconfined, the same write goes through.
-    f.ctx.sandbox = SandboxPolicy::Off;
+    f.ctx.shell.sandbox = SandboxPolicy::Off;
     let out = f
         .ok(
             "shell",

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::conversation::Message;
 use crate::engine::Model;
-use crate::tools::{SandboxPolicy, ToolRegistry};
+use crate::tools::{ShellPolicy, ToolRegistry};
 use crate::workspace::Workspace;
 
 pub use events::{Event, RunStatus};
@@ -33,8 +33,8 @@ pub struct AgentConfig {
     pub max_turns: u32,
     /// Whether the model reasons before answering.
     pub thinking: bool,
-    /// How the shell tool confines commands.
-    pub sandbox: SandboxPolicy,
+    /// How the shell tool runs commands.
+    pub shell: ShellPolicy,
 }
 
 /// A running agent core: send ops, receive events.

@@ -251,7 +251,7 @@ impl Session {
             let context = ToolContext {
                 workspace: self.config.workspace.clone(),
                 cancel: cancel.child_token(),
-                sandbox: self.config.sandbox,
+                shell: self.config.shell.clone(),
             };
             let tools = self.config.tools.clone();
             tokio::select! {

@@ -28,6 +28,7 @@ pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
 pub(crate) use support::code::Lang;
 pub use support::output::{count_lines, one_line, truncate_output};
 pub use support::sandbox::SandboxPolicy;
+pub use support::shell_policy::{EnvPolicy, ShellPolicy};
 
 /// The most bytes of tool output the model is shown in one result. Larger
 /// outputs are cut at a line boundary with a `[... N more lines]` marker, so
@@ -86,8 +87,9 @@ pub fn embedded_tool_files() -> &'static [(&'static str, &'static str)] {
 pub struct ToolContext {
     pub workspace: Workspace,
     pub cancel: CancellationToken,
-    /// How shell commands are confined; chosen by the runner (`--sandbox`).
-    pub sandbox: SandboxPolicy,
+    /// How shell commands run (sandbox, network, environment, background
+    /// jobs); chosen by the front end from flags and config.
+    pub shell: ShellPolicy,
 }
 
 impl ToolContext {
@@ -96,7 +98,7 @@ impl ToolContext {
         ToolContext {
             workspace,
             cancel: CancellationToken::new(),
-            sandbox: SandboxPolicy::default(),
+            shell: ShellPolicy::default(),
         }
     }
 }

@@ -84,7 +84,7 @@ impl Tool for Shell {
             }
         };
         let confinement =
-            Confinement::prepare(ctx.sandbox, ctx.workspace.root()).map_err(ToolError::Failed)?;
+            Confinement::prepare(ctx.shell.sandbox, ctx.workspace.root()).map_err(ToolError::Failed)?;
         let sandboxed = confinement.is_some();
 
         let finished = run_shell(

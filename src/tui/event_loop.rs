@@ -71,7 +71,7 @@ async fn run_app(
     let mut app = App::new(AppConfig {
         workspace_root: options.session.workspace.root().to_path_buf(),
         model_label: options.model.clone(),
-        sandbox: options.session.sandbox,
+        sandbox: options.session.shell.sandbox,
         theme: Theme::from_env(),
     });
     let mut session = Session::new(options.session);

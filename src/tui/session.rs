@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::agent::{self, AgentConfig, AgentHandle, Event};
 use crate::engine::local::{LoadEvent, LoadProgress};
 use crate::engine::{self, Model, ModelSpec, OpenError, OpenOptions};
-use crate::tools::{SandboxPolicy, ToolRegistry};
+use crate::tools::{ShellPolicy, ToolRegistry};
 use crate::workspace::Workspace;
 
 /// Everything a session needs besides the model.
@@ -22,7 +22,7 @@ pub struct SessionOptions {
     pub system_prompt: String,
     pub max_turns: u32,
     pub thinking: bool,
-    pub sandbox: SandboxPolicy,
+    pub shell: ShellPolicy,
 }
 
 /// Something the session reports to the app.
@@ -146,7 +146,7 @@ impl Session {
             system_prompt: self.options.system_prompt.clone(),
             max_turns: self.options.max_turns,
             thinking: self.options.thinking,
-            sandbox: self.options.sandbox,
+            shell: self.options.shell.clone(),
         }
     }
 

@@ -9,3 +9,4 @@ pub mod output;
 pub mod process;
 pub mod sandbox;
 pub mod search;
+pub mod shell_policy;
