@@ -14,8 +14,8 @@
 //! Error messages are shown to the model verbatim: each is one line and says
 //! what to do instead.
 
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
 /// The directory the agent works in, stored canonical so that every check is
@@ -66,6 +66,23 @@ pub enum WorkspaceError {
 
     #[error("cannot access `{path}`: {reason}")]
     Io { path: String, reason: String },
+
+    #[error(
+        "`{path}` is not a regular file ({kind}); glint reads only regular files, so use another path"
+    )]
+    NotRegularFile { path: String, kind: &'static str },
+}
+
+/// The start of a text file read by [`Workspace::read_text_capped`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CappedText {
+    /// The file's first bytes (at most the cap, cut back to a whole UTF-8
+    /// character), decoded with invalid sequences replaced.
+    pub text: String,
+    /// Whether the file is longer than the cap, so `text` is only its start.
+    pub truncated: bool,
+    /// The file's size when it was opened.
+    pub total_bytes: u64,
 }
 
 impl Workspace {
@@ -134,6 +151,51 @@ impl Workspace {
             out.push(part);
         }
         Ok(out)
+    }
+
+    /// Reads a file glint itself uses from the workspace (AGENTS.md, the
+    /// project's config), at most `cap` bytes of it.
+    ///
+    /// `rel` goes through the same confinement as the file tools
+    /// ([`Workspace::resolve_existing`]): symlinks are resolved and the file
+    /// they lead to must lie inside the workspace, else the error is
+    /// [`WorkspaceError::SymlinkOutside`] and nothing outside is opened.
+    /// Only regular files are read: the file is opened non-blocking and
+    /// without following a final symlink, and the opened descriptor is
+    /// checked, so a FIFO never blocks and a device is never read. At most
+    /// `cap + 1` bytes are read whatever the file's size. `None` when
+    /// nothing exists at `rel`.
+    pub fn read_text_capped(
+        &self,
+        rel: &str,
+        cap: usize,
+    ) -> Result<Option<CappedText>, WorkspaceError> {
+        let path = match self.resolve_existing(rel) {
+            Ok(path) => path,
+            Err(WorkspaceError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let shown = self.display(&path);
+        let (file, meta) = open_regular(&path).map_err(|e| e.into_workspace_error(&shown))?;
+        let mut bytes = Vec::with_capacity(cap.min(64 * 1024) + 1);
+        file.take(cap as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(&shown, &e))?;
+        let truncated = bytes.len() > cap;
+        if truncated {
+            bytes.truncate(cap);
+            // Do not leave half a character at the cut.
+            if let Err(e) = std::str::from_utf8(&bytes)
+                && e.error_len().is_none()
+            {
+                bytes.truncate(e.valid_up_to());
+            }
+        }
+        Ok(Some(CappedText {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            truncated,
+            total_bytes: meta.len().max(bytes.len() as u64),
+        }))
     }
 
     /// A path relative to the root for display (`.` for the root itself);
@@ -249,6 +311,105 @@ impl Workspace {
                 path: path.to_string(),
             },
         }
+    }
+}
+
+/// Why [`open_regular`] refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("it is not a regular file ({kind})")]
+    NotRegular { kind: &'static str },
+}
+
+impl OpenError {
+    /// The error as a [`WorkspaceError`] about `shown`.
+    pub fn into_workspace_error(self, shown: &str) -> WorkspaceError {
+        match self {
+            OpenError::Io(e) => io_error(shown, &e),
+            OpenError::NotRegular { kind } => WorkspaceError::NotRegularFile {
+                path: shown.to_string(),
+                kind,
+            },
+        }
+    }
+}
+
+/// Opens an already resolved path for reading, only if it is a regular
+/// file: non-blocking (a FIFO's open never waits for a writer) and without
+/// following a final symlink, then checked on the opened descriptor, so
+/// what was checked is what is read even if the path changed meanwhile.
+pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), OpenError> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    let file = options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            OpenError::NotRegular { kind: "a symlink" }
+        } else {
+            OpenError::Io(e)
+        }
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(OpenError::NotRegular {
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    #[cfg(unix)]
+    clear_nonblocking(&file)?;
+    Ok((file, meta))
+}
+
+/// Reads of a regular file never block, but clear the flag anyway so the
+/// descriptor behaves like any other file for whoever uses it next.
+#[cfg(unix)]
+fn clear_nonblocking(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A word for what a non-regular file is, for error messages.
+pub fn file_kind(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symlink"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
     }
 }
 
