@@ -4,6 +4,7 @@
 #   benches/grep_vs_ripgrep.sh            # 7 timed runs per case (after one warm-up)
 #   RUNS=11 benches/grep_vs_ripgrep.sh
 #   TREE=/some/big/checkout benches/grep_vs_ripgrep.sh
+#   GREP_BENCH=path/to/grep_bench benches/grep_vs_ripgrep.sh   # skip the build
 #
 # The tree is $(rustc --print sysroot)/lib/rustlib/src when the rust-src
 # component is installed, otherwise a generated git repository of 50,000
@@ -16,8 +17,18 @@
 # entries. ripgrep runs with its defaults (parallel, unsorted, printing every
 # match to /dev/null) plus --hidden --glob '!.git', which is glint's choice of
 # files. Wall-clock times of whole processes, the two tools alternating; median
-# of RUNS runs each, warm cache.
+# of RUNS runs each, warm cache. A pattern that matches nothing in the tree
+# (ripgrep's and grep's exit status 1) is reported as "no matches"; any other
+# failure of either tool stops the script with its status and message.
 set -euo pipefail
+# TREE is relative to where the script was started, not to the checkout.
+if [[ -n "${TREE:-}" ]]; then
+    if [[ ! -d "$TREE" ]]; then
+        echo "error: TREE=$TREE is not a directory" >&2
+        exit 2
+    fi
+    TREE="$(cd "$TREE" && pwd)"
+fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glint/target}"
@@ -84,8 +95,12 @@ if [[ -z "${TREE:-}" ]]; then
     fi
 fi
 
-cargo build --release --quiet --example grep_bench
-GLINT="$CARGO_TARGET_DIR/release/examples/grep_bench"
+if [[ -n "${GREP_BENCH:-}" ]]; then
+    GLINT="$GREP_BENCH"
+else
+    cargo build --release --quiet --example grep_bench
+    GLINT="$CARGO_TARGET_DIR/release/examples/grep_bench"
+fi
 
 # Wall-clock milliseconds of one run of "$@".
 time_ms() {
@@ -115,9 +130,25 @@ bench() {
     local rg_cmd=("$RG" --hidden --glob '!.git' "${rg_mode[@]}" -e "$pattern" "$TREE")
     local glint_cmd=("$GLINT" "$TREE" "$pattern" "$mode")
     # Sanity check: both see the same number of matching lines or files.
-    local ours theirs
-    ours=$("${glint_cmd[@]}" 2>&1 >/dev/null | sed -E 's/.*`: //')
-    theirs=$("${rg_cmd[@]}" | wc -l)
+    # Exit status 1 means "no matches" to ripgrep (and grep): under
+    # pipefail it would end the script without a word, so each status is
+    # taken apart from the pipeline and judged here.
+    local ours theirs status=0
+    ours=$(set +o pipefail; "${glint_cmd[@]}" 2>&1 >/dev/null | sed -E 's/.*`: //'; exit "${PIPESTATUS[0]}") || status=$?
+    if (( status != 0 )); then
+        echo "error: glint's grep failed (exit $status) on case '$name': $ours" >&2
+        exit "$status"
+    fi
+    theirs=$(set +o pipefail; "${rg_cmd[@]}" 2>/dev/null | wc -l; exit "${PIPESTATUS[0]}") || status=$?
+    case "$status" in
+        0) ;;
+        1) theirs="0 (no matches)" ;;
+        *)
+            echo "error: $RG failed (exit $status) on case '$name':" >&2
+            "${rg_cmd[@]}" > /dev/null || true
+            exit "$status"
+            ;;
+    esac
     # One warm-up each, then the two alternate so that background load
     # affects both alike.
     time_ms "${glint_cmd[@]}" > /dev/null
