@@ -6,22 +6,29 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::tools::ToolRegistry;
+use crate::workspace::{Workspace, WorkspaceError};
 
 const SYSTEM_TEMPLATE: &str = include_str!("../prompts/system.md");
 
 /// AGENTS.md beyond this size is cut, so one oversized file cannot crowd the
 /// task out of the context window.
-const AGENTS_MD_MAX_BYTES: usize = 32 * 1024;
+pub const AGENTS_MD_MAX_BYTES: usize = 32 * 1024;
+
+/// The project instructions file, at the workspace root.
+const AGENTS_MD: &str = "AGENTS.md";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
-    #[error("cannot read {path}: {source}; fix its permissions or remove it")]
-    AgentsMd {
-        path: String,
-        source: std::io::Error,
-    },
     #[error("the system prompt template prompts/system.md is broken: {0}")]
     Template(#[from] minijinja::Error),
+}
+
+/// A system prompt with the warnings met while building it (e.g. an
+/// AGENTS.md that was skipped), one line each, for the front ends to show.
+#[derive(Debug, Clone)]
+pub struct SystemPrompt {
+    pub text: String,
+    pub warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -31,13 +38,28 @@ struct ToolLine {
 }
 
 /// Fills `prompts/system.md` for a session in `workspace`, adding the
-/// workspace's AGENTS.md when it has one.
+/// workspace's AGENTS.md when it has one. Warnings (an AGENTS.md that could
+/// not be used) are logged; [`build_system_prompt`] returns them instead.
 pub fn system_prompt(
     workspace: &Path,
     tools: &ToolRegistry,
     date: &str,
 ) -> Result<String, PromptError> {
-    let agents_md = read_agents_md(workspace)?;
+    let built = build_system_prompt(workspace, tools, date)?;
+    for warning in &built.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(built.text)
+}
+
+/// [`system_prompt`], also returning the warnings for the front end to show.
+pub fn build_system_prompt(
+    workspace: &Path,
+    tools: &ToolRegistry,
+    date: &str,
+) -> Result<SystemPrompt, PromptError> {
+    let mut warnings = Vec::new();
+    let agents_md = read_agents_md(workspace, &mut warnings);
     let tools: Vec<ToolLine> = tools
         .specs()
         .iter()
@@ -61,45 +83,79 @@ pub fn system_prompt(
         tools => tools,
         agents_md => agents_md,
     })?;
-    Ok(rendered.trim_end().to_string())
+    Ok(SystemPrompt {
+        text: rendered.trim_end().to_string(),
+        warnings,
+    })
 }
 
 /// [`system_prompt`] dated today (local time).
 pub fn system_prompt_today(workspace: &Path, tools: &ToolRegistry) -> Result<String, PromptError> {
-    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    system_prompt(workspace, tools, &date)
+    system_prompt(workspace, tools, &today())
 }
 
-fn read_agents_md(workspace: &Path) -> Result<Option<String>, PromptError> {
-    let path = workspace.join("AGENTS.md");
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(PromptError::AgentsMd {
-                path: path.display().to_string(),
-                source,
-            });
+/// [`build_system_prompt`] dated today (local time).
+pub fn build_system_prompt_today(
+    workspace: &Path,
+    tools: &ToolRegistry,
+) -> Result<SystemPrompt, PromptError> {
+    build_system_prompt(workspace, tools, &today())
+}
+
+fn today() -> String {
+    chrono::Local::now().format("%Y-%m-%d").to_string()
+}
+
+/// The workspace's AGENTS.md, read through the workspace's confinement
+/// (symlinks must stay inside it, regular files only) and cut at
+/// [`AGENTS_MD_MAX_BYTES`]. Anything that stops it being used is a warning,
+/// never a failure: glint still starts, without the file.
+fn read_agents_md(workspace: &Path, warnings: &mut Vec<String>) -> Option<String> {
+    let read = Workspace::new(workspace)
+        .and_then(|ws| ws.read_text_capped(AGENTS_MD, AGENTS_MD_MAX_BYTES));
+    let capped = match read {
+        Ok(Some(capped)) => capped,
+        Ok(None) => return None,
+        Err(e) => {
+            warnings.push(format!("{AGENTS_MD} was not used: {}", skip_reason(&e)));
+            return None;
         }
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim();
+    let text = capped.text.trim();
     if text.is_empty() {
-        return Ok(None);
+        return None;
     }
-    if text.len() <= AGENTS_MD_MAX_BYTES {
-        return Ok(Some(text.to_string()));
+    if !capped.truncated {
+        return Some(text.to_string());
     }
-    let mut cut = AGENTS_MD_MAX_BYTES;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
+    warnings.push(format!(
+        "{AGENTS_MD} is {} bytes; only its first {} bytes are in the prompt",
+        capped.total_bytes,
+        capped.text.len()
+    ));
+    Some(format!(
+        "{text}\n[... {AGENTS_MD} cut at {} of {} bytes]",
+        capped.text.len(),
+        capped.total_bytes
+    ))
+}
+
+/// Why AGENTS.md was skipped, in words for the user (the workspace errors
+/// speak to the model).
+fn skip_reason(e: &WorkspaceError) -> String {
+    match e {
+        WorkspaceError::SymlinkOutside { target, .. } => format!(
+            "it is a symlink to {}, outside the workspace, and glint reads only files inside it",
+            target.display()
+        ),
+        WorkspaceError::BrokenSymlink { .. } => {
+            "it is a symlink whose target does not exist".to_string()
+        }
+        WorkspaceError::NotRegularFile { kind, .. } => {
+            format!("it is {kind}, not a regular file")
+        }
+        other => other.to_string(),
     }
-    Ok(Some(format!(
-        "{}\n[... AGENTS.md cut at {} of {} bytes]",
-        &text[..cut],
-        cut,
-        text.len()
-    )))
 }
 
 /// The first sentence of a tool description, for the one-line tool list.

@@ -4,15 +4,14 @@
 //! transcripts and the reference renders, so the model can cite line numbers
 //! and knows the prefix is not part of the file.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{
-    MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable,
-};
+use crate::workspace::{OpenError, open_regular};
+
+use super::{MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable};
 
 /// Lines returned when the model gives no `limit`, and the most it may ask
 /// for in one call.
@@ -92,7 +91,14 @@ fn read(path: &Path, shown: &str, offset: u64, limit: u64) -> Result<ToolOutput,
         ))
     };
 
-    let mut file = File::open(path).map_err(io_failed)?;
+    // Opened non-blocking and checked again on the descriptor, so a FIFO
+    // or device swapped in since the check above never blocks or is read.
+    let (mut file, _) = open_regular(path).map_err(|e| match e {
+        OpenError::Io(e) => io_failed(e),
+        OpenError::NotRegular { .. } => ToolError::Failed(format!(
+            "`{shown}` is not a regular file; glint reads only regular text files"
+        )),
+    })?;
     let mut head = Vec::with_capacity(BINARY_SNIFF_BYTES);
     (&mut file)
         .take(BINARY_SNIFF_BYTES as u64)
