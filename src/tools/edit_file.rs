@@ -12,6 +12,7 @@
 //! The file keeps its line endings, its final newline (or lack of one) and
 //! its permissions, and is replaced atomically (see `write_file`).
 
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use super::{
     MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking, truncate_output,
 };
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, open_regular};
 
 mod matching;
 
@@ -45,9 +46,7 @@ impl Tool for EditFile {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let invalid = |problem: &str| {
-            ToolError::invalid(Self::NAME, problem)
-        };
+        let invalid = |problem: &str| ToolError::invalid(Self::NAME, problem);
         if args.old_string.is_empty() {
             return Err(invalid(
                 "`old_string` is empty; quote the existing text to replace (with a few surrounding lines), or use write_file to create a new file or replace a whole file",
@@ -92,7 +91,18 @@ fn edit(workspace: &Workspace, target: &Path, args: &Args) -> Result<ToolOutput,
             meta.len()
         )));
     }
-    let bytes = std::fs::read(target).map_err(|e| failed(e.to_string()))?;
+    // Opened non-blocking and checked on the descriptor, so a FIFO or
+    // device swapped in since the check above is refused, never read.
+    let (file, opened) = open_regular(target).map_err(|e| failed(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(opened.len().min(MAX_EDIT_BYTES) as usize);
+    file.take(MAX_EDIT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| failed(e.to_string()))?;
+    if bytes.len() as u64 > MAX_EDIT_BYTES {
+        return Err(failed(format!(
+            "it is more than {MAX_EDIT_BYTES} bytes, more than edit_file handles; use shell tools for such files"
+        )));
+    }
     if bytes.contains(&0) {
         return Err(failed(
             "it is a binary file; edit_file edits only text files".into(),

@@ -4,8 +4,21 @@
 //! then renamed over the target, so a crash or a full disk never leaves a
 //! half-written source file, and editors or build tools watching the file
 //! see one complete change.
+//!
+//! The user's protections are respected: a file glint's user may not write
+//! (by access(2), with effective ids), or one with no write bit at all
+//! (checked on the mode itself, because root may write anything), is
+//! refused. A replaced file keeps its owner, group and mode (setuid and
+//! setgid included): the temporary file gets them before the rename, and
+//! where that is impossible (glint's user may not give the file away, the
+//! kernel drops a bit) or renaming would lose something else (other hard
+//! links to the file, extended attributes such as ACLs), the new content is
+//! written into the existing file instead, which keeps all of it but is not
+//! atomic.
 
+use std::fs::Metadata;
 use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -81,35 +94,17 @@ pub(crate) fn write(
         )));
     }
 
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".glint-write-").suffix(".tmp");
-    // New files get the usual 0666-minus-umask, not tempfile's private 0600;
-    // existing files keep exactly the mode they had.
-    #[cfg(unix)]
-    let mode = {
-        use std::os::unix::fs::PermissionsExt;
-        match &existing {
-            Some(meta) => meta.permissions(),
-            None => std::fs::Permissions::from_mode(0o666),
+    let mut in_place_note = None;
+    match &existing {
+        Some(meta) => {
+            check_writable(target, meta, &shown)?;
+            match replace(target, &parent_real, meta, content, &failed)? {
+                Replaced::Atomically => {}
+                Replaced::InPlace(why) => in_place_note = Some(why),
+            }
         }
-    };
-    #[cfg(unix)]
-    builder.permissions(mode);
-    let mut temp = builder
-        .tempfile_in(&parent_real)
-        .map_err(|e| failed("cannot create a temporary file", e))?;
-    temp.write_all(content)
-        .map_err(|e| failed("write failed", e))?;
-    if let Some(meta) = &existing {
-        // The umask may have narrowed the mode passed at creation.
-        std::fs::set_permissions(temp.path(), meta.permissions())
-            .map_err(|e| failed("cannot keep its permissions", e))?;
+        None => create(target, &parent_real, content, &failed)?,
     }
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| failed("cannot flush it to disk", e))?;
-    temp.persist(target)
-        .map_err(|e| failed("cannot move it into place", e.error))?;
 
     let bytes = content.len();
     let lines = std::str::from_utf8(content).map(count_lines).unwrap_or(0);
@@ -125,6 +120,9 @@ pub(crate) fn write(
     );
     if let Some(dir) = created_dir {
         message.push_str(&format!(" Created directory {}.", workspace.display(&dir)));
+    }
+    if let Some(why) = in_place_note {
+        message.push_str(&format!(" (Written in place, to keep {why}.)"));
     }
     Ok(ToolOutput {
         summary: format!(
@@ -149,4 +147,202 @@ fn first_missing_ancestor(dir: &Path) -> Option<PathBuf> {
         current = d.parent();
     }
     missing
+}
+
+/// Refuses a file the user protected from writing: no write bit at all
+/// (even for root, who could write it anyway), or no write permission for
+/// glint's user.
+fn check_writable(target: &Path, meta: &Metadata, shown: &str) -> Result<(), ToolError> {
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o222 == 0 {
+        return Err(ToolError::Failed(format!(
+            "`{shown}` is read-only (mode {mode:04o}: nobody may write it), so glint leaves it alone; if it should change, ask the user to make it writable (e.g. `chmod u+w {shown}`), then retry"
+        )));
+    }
+    if let Err(e) = access_writable(target) {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        return Err(ToolError::Failed(format!(
+            "`{shown}` is not writable by glint's user (uid {euid}; the file is owned by uid {}, group {}, mode {mode:04o}): {e}; glint does not override a file's permissions, so ask the user to change them if it should be edited",
+            meta.uid(),
+            meta.gid()
+        )));
+    }
+    Ok(())
+}
+
+/// access(2) with W_OK for the effective user and groups.
+fn access_writable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: a valid NUL-terminated path; integer flags only.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::W_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// How an existing file was replaced.
+enum Replaced {
+    Atomically,
+    /// Written into the file itself; says what that kept.
+    InPlace(&'static str),
+}
+
+/// Creates a new file atomically, with the usual 0666-minus-umask mode.
+fn create(
+    target: &Path,
+    parent: &Path,
+    content: &[u8],
+    failed: &dyn Fn(&str, std::io::Error) -> ToolError,
+) -> Result<(), ToolError> {
+    let temp = temp_with(
+        parent,
+        content,
+        std::fs::Permissions::from_mode(0o666),
+        failed,
+    )?;
+    temp.persist(target)
+        .map_err(|e| failed("cannot move it into place", e.error))?;
+    Ok(())
+}
+
+/// A temporary file in `parent` holding `content`.
+fn temp_with(
+    parent: &Path,
+    content: &[u8],
+    mode: std::fs::Permissions,
+    failed: &dyn Fn(&str, std::io::Error) -> ToolError,
+) -> Result<tempfile::NamedTempFile, ToolError> {
+    let mut temp = tempfile::Builder::new()
+        .prefix(".glint-write-")
+        .suffix(".tmp")
+        .permissions(mode)
+        .tempfile_in(parent)
+        .map_err(|e| failed("cannot create a temporary file", e))?;
+    temp.write_all(content)
+        .map_err(|e| failed("write failed", e))?;
+    Ok(temp)
+}
+
+/// Replaces an existing regular file, keeping its owner, group and mode.
+fn replace(
+    target: &Path,
+    parent: &Path,
+    meta: &Metadata,
+    content: &[u8],
+    failed: &dyn Fn(&str, std::io::Error) -> ToolError,
+) -> Result<Replaced, ToolError> {
+    if meta.nlink() > 1 {
+        return write_in_place(target, meta, content, failed)
+            .map(|()| Replaced::InPlace("its other hard links"));
+    }
+    if has_xattrs(target) {
+        return write_in_place(target, meta, content, failed)
+            .map(|()| Replaced::InPlace("its extended attributes (ACLs, labels)"));
+    }
+    let mode = meta.mode() & 0o7777;
+    let temp = temp_with(
+        parent,
+        content,
+        std::fs::Permissions::from_mode(0o600),
+        failed,
+    )?;
+    let file = temp.as_file();
+    // Owner first: chown clears setuid/setgid, so the mode comes after.
+    let owned = std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())).is_ok();
+    let moded = file
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .is_ok();
+    let kept = owned
+        && moded
+        && file.metadata().is_ok_and(|m| {
+            m.uid() == meta.uid() && m.gid() == meta.gid() && m.mode() & 0o7777 == mode
+        });
+    if !kept {
+        // glint's user cannot make the replacement look like the original
+        // (not the owner, not in the group, or the kernel dropped a bit):
+        // renaming would change who owns the file, so write into it.
+        drop(temp);
+        return write_in_place(target, meta, content, failed)
+            .map(|()| Replaced::InPlace("its owner, group and mode"));
+    }
+    file.sync_all()
+        .map_err(|e| failed("cannot flush it to disk", e))?;
+    temp.persist(target)
+        .map_err(|e| failed("cannot move it into place", e.error))?;
+    Ok(Replaced::Atomically)
+}
+
+/// Whether the file has extended attributes (ACLs, capabilities, user
+/// attributes), which a rename would not carry over. The SELinux label is
+/// not counted: a new file in the same directory gets its label by the
+/// same policy.
+fn has_xattrs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; a null buffer of size 0 asks
+    // only for the size of the list.
+    let size = unsafe { libc::listxattr(c_path.as_ptr(), std::ptr::null_mut(), 0) };
+    let Ok(size) = usize::try_from(size) else {
+        return false;
+    };
+    if size == 0 {
+        return false;
+    }
+    let mut names = vec![0u8; size];
+    // SAFETY: the buffer is `size` bytes long and writable.
+    let got = unsafe { libc::listxattr(c_path.as_ptr(), names.as_mut_ptr().cast(), size) };
+    let Ok(got) = usize::try_from(got) else {
+        // The list changed size meanwhile: assume attributes are there.
+        return true;
+    };
+    names[..got.min(size)]
+        .split(|&b| b == 0)
+        .any(|name| !name.is_empty() && name != b"security.selinux")
+}
+
+/// Overwrites the file itself: the same inode keeps its owner, group, mode,
+/// links and attributes. Not atomic, so used only where renaming would lose
+/// one of those.
+fn write_in_place(
+    target: &Path,
+    meta: &Metadata,
+    content: &[u8],
+    failed: &dyn Fn(&str, std::io::Error) -> ToolError,
+) -> Result<(), ToolError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(target)
+        .map_err(|e| failed("cannot open it for writing", e))?;
+    let now = file
+        .metadata()
+        .map_err(|e| failed("cannot inspect it", e))?;
+    if !now.is_file() || now.ino() != meta.ino() || now.dev() != meta.dev() {
+        return Err(failed(
+            "it was replaced while glint was writing it",
+            std::io::Error::other("read it again and retry"),
+        ));
+    }
+    file.write_all(content)
+        .map_err(|e| failed("write failed", e))?;
+    file.set_len(content.len() as u64)
+        .map_err(|e| failed("cannot truncate it", e))?;
+    file.sync_all()
+        .map_err(|e| failed("cannot flush it to disk", e))?;
+    Ok(())
 }
