@@ -896,3 +896,119 @@ async fn conflicts_and_a_merge_in_progress() {
         .await;
     assert!(e.contains("in the middle of an operation"), "{e}");
 }
+
+// ------------------------------------------------- argument and scope checks
+
+#[tokio::test]
+async fn a_nul_byte_in_any_git_argument_is_an_invalid_argument() {
+    let f = Fixture::new();
+    let repo = init(&f);
+    f.write("a.txt", "a\n");
+    commit_all(&repo, "first", WHEN);
+    f.write("a.txt", "b\n");
+
+    let calls = [
+        ("git_diff", json!({"path": "a\0.txt"})),
+        ("git_diff", json!({"base": "HEAD\0"})),
+        ("git_diff", json!({"base": "HEAD", "target": "HEAD\0~1"})),
+        ("git_show", json!({"path": "a\0.txt"})),
+        ("git_show", json!({"revision": "HEAD\0"})),
+        ("git_log", json!({"path": "a\0.txt"})),
+        ("git_log", json!({"revision": "HEAD\0"})),
+        (
+            "git_commit",
+            json!({"message": "m", "paths": ["a.txt", "a\0.txt"]}),
+        ),
+        ("git_commit", json!({"message": "m\0m"})),
+    ];
+    for (tool, args) in calls {
+        let e = f.err(tool, args.clone()).await;
+        assert!(
+            e.starts_with(&format!("Invalid arguments for {tool}: ")) && e.contains("NUL byte"),
+            "{tool} {args}: {e}"
+        );
+        assert!(!e.contains("internal error") && !e.contains('\n'), "{e}");
+    }
+    // Nothing was committed.
+    assert_eq!(
+        repo.head().unwrap().peel_to_commit().unwrap().message(),
+        Ok("first")
+    );
+}
+
+#[tokio::test]
+async fn git_objects_outside_the_workspace_subtree_are_refused() {
+    let f = Fixture::new();
+    let top = f.root.parent().unwrap();
+    let repo = init_at(top, true);
+    f.write("src/a.txt", "inside text\n");
+    fs::write(f.outside.join("secret.txt"), "TOP-SECRET\n").unwrap();
+    commit_all(&repo, "first", WHEN);
+    let head = repo.head().unwrap().peel_to_tree().unwrap();
+    let id = |p: &str| head.get_path(Path::new(p)).unwrap().id().to_string();
+
+    // Outside: a blob by id, a tree by id, the repository's root tree, a
+    // tag pointing at the blob, REV:PATH whose REV is a tree.
+    let sig = Signature::new("Ada Lovelace", "ada@example.com", &Time::new(WHEN, 0)).unwrap();
+    let secret = repo
+        .find_object(Oid::from_str(&id("outside/secret.txt")).unwrap(), None)
+        .unwrap();
+    repo.tag("leak", &secret, &sig, "a tag on a blob", false)
+        .unwrap();
+    let outside_tree = id("outside");
+    for revision in [
+        id("outside/secret.txt"),
+        outside_tree.clone(),
+        "HEAD^{tree}".to_string(),
+        "leak".to_string(),
+        format!("{outside_tree}:src"),
+    ] {
+        let e = f.err("git_show", json!({"revision": revision})).await;
+        assert!(
+            !e.contains("TOP-SECRET") && !e.contains("secret.txt"),
+            "{revision}: {e}"
+        );
+        assert!(
+            e.contains("REV:PATH") || e.contains("not a commit"),
+            "{revision}: {e}"
+        );
+    }
+    let e = f
+        .err("git_diff", json!({"base": outside_tree, "target": "HEAD"}))
+        .await;
+    assert!(!e.contains("secret"), "{e}");
+
+    // Inside: by id, as REV:PATH, and the workspace's own tree.
+    let out = f
+        .ok("git_show", json!({"revision": id("ws/src/a.txt")}))
+        .await;
+    assert!(out.content.ends_with("inside text\n"), "{}", out.content);
+    let out = f.ok("git_show", json!({"revision": id("ws/src")})).await;
+    assert!(out.content.ends_with("a.txt"), "{}", out.content);
+    let out = f.ok("git_show", json!({"revision": id("ws")})).await;
+    assert!(out.content.ends_with("src/"), "{}", out.content);
+    let out = f.ok("git_show", json!({"revision": "HEAD:src"})).await;
+    assert!(out.content.ends_with("a.txt"), "{}", out.content);
+    let out = f.ok("git_show", json!({"revision": "HEAD"})).await;
+    assert!(!out.content.contains("TOP-SECRET"), "{}", out.content);
+    assert!(out.content.contains("inside text"), "{}", out.content);
+
+    // A commit made from the workspace lists only what lies inside it,
+    // even when the user had staged something outside.
+    fs::write(f.outside.join("secret.txt"), "NEW-SECRET\n").unwrap();
+    stage(&repo, "outside/secret.txt");
+    f.write("new.txt", "n\n");
+    let out = f
+        .ok(
+            "git_commit",
+            json!({"message": "add", "paths": ["new.txt"]}),
+        )
+        .await;
+    assert!(out.content.contains("new.txt"), "{}", out.content);
+    assert!(!out.content.contains("secret"), "{}", out.content);
+    assert!(
+        out.content.contains("1 file outside the workspace"),
+        "{}",
+        out.content
+    );
+}

@@ -39,6 +39,10 @@ impl Tool for GitCommit {
                 "Invalid arguments for git_commit: `message` is empty; give a commit message (a short subject line, then optionally a blank line and a body).".into(),
             ));
         }
+        git::check_arg(Self::NAME, "`message`", &args.message)?;
+        for (i, path) in args.paths.iter().flatten().enumerate() {
+            git::check_arg(Self::NAME, &format!("`paths[{i}]`"), path)?;
+        }
         let paths = args.paths.filter(|p| !p.is_empty());
         let ws = ctx.workspace.clone();
         // Not cancellable: once the commit is written, the model must be
@@ -126,11 +130,13 @@ fn commit(
             )
         })?;
 
+    // What the commit changed inside the workspace; paths outside it are
+    // only counted (the user may have staged them before).
     let diff = repo
         .diff_tree_to_tree(
             parent_tree.as_ref(),
             Some(&tree),
-            Some(&mut patch::options(None)),
+            Some(&mut patch::options(git.scope())),
         )
         .and_then(|mut d| {
             let mut find = git2::DiffFindOptions::new();
@@ -155,6 +161,13 @@ fn commit(
         ""
     };
     let mut content = format!("[{branch}{root} {short}] {subject}\n{stat}");
+    let outside = changed_outside(git, parent_tree.as_ref(), &tree);
+    if outside > 0 {
+        content.push_str(&format!(
+            "\n(The commit also includes {} outside the workspace that were already staged.)",
+            plural(outside, "file", "files")
+        ));
+    }
     if paths.is_none() {
         let untracked = count_untracked(git);
         if untracked > 0 {
@@ -289,4 +302,23 @@ fn count_untracked(git: &GitRepo) -> usize {
         .statuses(Some(&mut opts))
         .map(|s| s.iter().filter(|e| e.status().is_wt_new()).count())
         .unwrap_or(0)
+}
+
+/// Files the commit changed outside the workspace (0 when the workspace is
+/// the whole working tree, or when the diff cannot be computed: this only
+/// feeds a note).
+fn changed_outside(git: &GitRepo, old: Option<&git2::Tree<'_>>, new: &git2::Tree<'_>) -> usize {
+    let Some(scope) = git.scope() else {
+        return 0;
+    };
+    let Ok(diff) = git.repo.diff_tree_to_tree(old, Some(new), None) else {
+        return 0;
+    };
+    let inside = format!("{scope}/");
+    diff.deltas()
+        .filter(|d| {
+            let path = d.new_file().path_bytes().or(d.old_file().path_bytes());
+            !path.is_some_and(|p| p.starts_with(inside.as_bytes()) || p == scope.as_bytes())
+        })
+        .count()
 }

@@ -40,9 +40,10 @@ impl Tool for GitDiff {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let invalid = |problem: &str| {
-            ToolError::invalid(Self::NAME, problem)
-        };
+        let invalid = |problem: &str| ToolError::invalid(Self::NAME, problem);
+        git::check_opt_arg(Self::NAME, "`base`", args.base.as_deref())?;
+        git::check_opt_arg(Self::NAME, "`target`", args.target.as_deref())?;
+        git::check_opt_arg(Self::NAME, "`path`", args.path.as_deref())?;
         let staged = args.staged.unwrap_or(false);
         let mode = match (args.base, args.target, staged) {
             (None, Some(_), _) => {

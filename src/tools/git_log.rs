@@ -41,6 +41,8 @@ impl Tool for GitLog {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        git::check_opt_arg(Self::NAME, "`revision`", args.revision.as_deref())?;
+        git::check_opt_arg(Self::NAME, "`path`", args.path.as_deref())?;
         let count = match args.count {
             None => DEFAULT_COUNT,
             Some(n) if n < 1 => {

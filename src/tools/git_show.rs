@@ -35,6 +35,8 @@ impl Tool for GitShow {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        git::check_opt_arg(Self::NAME, "`revision`", args.revision.as_deref())?;
+        git::check_opt_arg(Self::NAME, "`path`", args.path.as_deref())?;
         let ws = ctx.workspace.clone();
         run_blocking_cancellable(ctx, move || {
             let git = git::open(&ws)?;

@@ -13,7 +13,10 @@ pub mod patch;
 
 use std::path::{Component, Path, PathBuf};
 
-use git2::{Commit, Config, ErrorCode, Object, Oid, Repository, Signature, Tree};
+use git2::{
+    Commit, Config, ErrorCode, Object, ObjectType, Oid, Repository, Signature, Tree, TreeWalkMode,
+    TreeWalkResult,
+};
 
 use crate::tools::{ToolError, one_line};
 use crate::workspace::{Workspace, WorkspaceError, normalize};
@@ -33,6 +36,26 @@ pub struct GitRepo {
 /// A one-line failure for a git2 error: `{what}: {git's message}`.
 pub fn git_failed(what: &str, e: &git2::Error) -> ToolError {
     ToolError::Failed(format!("{what}: {}", one_line(e.message().trim(), 300)))
+}
+
+/// Refuses an argument git cannot hold before it reaches libgit2: a NUL
+/// byte ends a C string (git2 panics on one in a pathspec). `what` names the
+/// argument, e.g. `` `path` `` or `` `paths[2]` ``.
+pub fn check_arg(tool: &str, what: &str, value: &str) -> Result<(), ToolError> {
+    if value.contains('\0') {
+        return Err(ToolError::invalid(
+            tool,
+            format!(
+                "{what} contains a NUL byte, which no git path, revision or message can hold; give it without that character"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_arg`] for an optional argument.
+pub fn check_opt_arg(tool: &str, what: &str, value: Option<&str>) -> Result<(), ToolError> {
+    value.map_or(Ok(()), |v| check_arg(tool, what, v))
 }
 
 /// Opens the repository that contains the workspace root, searching upwards
@@ -198,6 +221,14 @@ impl GitRepo {
     /// Looks up a revision (`HEAD~2`, a branch, a tag, a sha, `REV:path`).
     /// In `REV:path` the path is relative to the workspace root (and must
     /// lie inside it), as every other path the model gives.
+    ///
+    /// When the workspace is a subdirectory of the repository, what the
+    /// revision names must lie inside the workspace too: commits are
+    /// accepted (their diffs are limited to the workspace by the tools),
+    /// but a tree or blob only when it is addressed as `REV:path` (with REV
+    /// a commit, or empty for the index) or, given by id or another
+    /// expression, when it is found under the workspace in HEAD's tree;
+    /// see [`GitRepo::confine`].
     pub fn revision(&self, ws: &Workspace, spec: &str) -> Result<Object<'_>, ToolError> {
         let spec = spec.trim();
         if spec.is_empty() {
@@ -205,8 +236,26 @@ impl GitRepo {
                 "the revision is empty; give a branch, tag, commit sha or an expression like HEAD~1".into(),
             ));
         }
-        let translated = self.translate_revision(ws, spec)?;
-        self.repo.revparse_single(&translated).map_err(|e| {
+        let (translated, by_path) = self.translate_revision(ws, spec)?;
+        if let Some(rev) = by_path.as_deref().filter(|r| !r.is_empty()) {
+            let base = self.lookup(rev, rev)?;
+            if base.peel_to_commit().is_err() && !self.prefix.is_empty() {
+                return Err(ToolError::Failed(format!(
+                    "in `{spec}`, `{rev}` names a {}, not a commit; in REV:PATH give a commit as REV (a branch, tag, sha or HEAD~1)",
+                    base.kind().map_or("git object", |k| k.str())
+                )));
+            }
+        }
+        let object = self.lookup(&translated, spec)?;
+        if by_path.is_none() {
+            self.confine(spec, &object)?;
+        }
+        Ok(object)
+    }
+
+    /// `revparse_single`, with the tools' one-line errors about `spec`.
+    fn lookup(&self, translated: &str, spec: &str) -> Result<Object<'_>, ToolError> {
+        self.repo.revparse_single(translated).map_err(|e| {
             if self.repo.head().is_err_and(|h| h.code() == ErrorCode::UnbornBranch) {
                 return ToolError::Failed(format!(
                     "unknown revision `{spec}`: the repository has no commits yet"
@@ -224,17 +273,90 @@ impl GitRepo {
         })
     }
 
+    /// Refuses a tree or blob that does not lie inside the workspace when the
+    /// workspace is a subdirectory of the repository: such an object is
+    /// shown only when it is found at or under the workspace's directory in
+    /// HEAD's tree. Tags are followed to what they point to; commits pass
+    /// (what the tools show of them is limited to the workspace).
+    pub fn confine(&self, spec: &str, object: &Object<'_>) -> Result<(), ToolError> {
+        if self.prefix.is_empty() {
+            return Ok(());
+        }
+        let mut target = object.clone();
+        // Tags of tags exist; a cycle cannot (ids are hashes of content),
+        // but bound the chain anyway.
+        for _ in 0..32 {
+            match target.kind() {
+                Some(ObjectType::Tag) => {
+                    let Some(tag) = target.as_tag() else { break };
+                    target = tag
+                        .target()
+                        .map_err(|e| git_failed("cannot read the tag's target", &e))?;
+                }
+                Some(ObjectType::Commit) => return Ok(()),
+                Some(ObjectType::Tree | ObjectType::Blob) => {
+                    if self.under_workspace_in_head(target.id())? {
+                        return Ok(());
+                    }
+                    break;
+                }
+                _ => break,
+            }
+        }
+        let kind = target.kind().map_or("git object", |k| k.str());
+        Err(ToolError::Failed(format!(
+            "`{spec}` names a {kind} that is not inside the workspace (`{}/` in the repository at `{}`), and the git tools show only what lies inside it; name files and directories as REV:PATH with a path relative to the workspace, e.g. `HEAD:README.md`, or `HEAD~1:` for the workspace's top directory",
+            self.prefix,
+            self.workdir_shown()
+        )))
+    }
+
+    /// Whether `oid` is the workspace's tree in HEAD or something under it.
+    fn under_workspace_in_head(&self, oid: Oid) -> Result<bool, ToolError> {
+        let Some(tree) = self.head_tree()? else {
+            return Ok(false);
+        };
+        let entry = match tree.get_path(Path::new(&self.prefix)) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(false),
+            Err(e) => return Err(git_failed("cannot read HEAD's tree", &e)),
+        };
+        if entry.id() == oid {
+            return Ok(true);
+        }
+        let Ok(sub) = self.repo.find_tree(entry.id()) else {
+            return Ok(false);
+        };
+        let mut found = false;
+        sub.walk(TreeWalkMode::PreOrder, |_, entry| {
+            if entry.id() == oid {
+                found = true;
+                TreeWalkResult::Abort
+            } else {
+                TreeWalkResult::Ok
+            }
+        })
+        .or_else(|e| if found { Ok(()) } else { Err(e) })
+        .map_err(|e| git_failed("cannot read HEAD's tree", &e))?;
+        Ok(found)
+    }
+
     /// Rewrites the path part of `REV:path` (and `:path`, `:N:path`) from
-    /// workspace-relative to repository-relative. `:/text` (a message
+    /// workspace-relative to repository-relative, and returns REV when the
+    /// spec had a path part (`Some("")` for the index). `:/text` (a message
     /// search) and `@{...}` suffixes are left alone.
-    fn translate_revision(&self, ws: &Workspace, spec: &str) -> Result<String, ToolError> {
+    fn translate_revision(
+        &self,
+        ws: &Workspace,
+        spec: &str,
+    ) -> Result<(String, Option<String>), ToolError> {
         let search_from = spec.rfind('}').map_or(0, |i| i + 1);
         let Some(colon) = spec[search_from..].find(':').map(|i| i + search_from) else {
-            return Ok(spec.to_string());
+            return Ok((spec.to_string(), None));
         };
         let (rev, mut path) = (&spec[..colon], &spec[colon + 1..]);
         if rev.is_empty() && path.starts_with('/') {
-            return Ok(spec.to_string());
+            return Ok((spec.to_string(), None));
         }
         let mut stage = String::new();
         if rev.is_empty() {
@@ -250,7 +372,10 @@ impl GitRepo {
             let rel = lexical_rel(ws, path)?;
             repo_path_of(&rel).ok_or_else(|| not_utf8(path))?
         };
-        Ok(format!("{rev}:{stage}{}", self.join(&within)))
+        Ok((
+            format!("{rev}:{stage}{}", self.join(&within)),
+            Some(rev.to_string()),
+        ))
     }
 
     /// The shortest unambiguous abbreviation of `oid` (at least 7 digits).
