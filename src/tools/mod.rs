@@ -11,6 +11,10 @@
 //! cancellation) into a [`ToolOutcome`] with `ok: false` and a message the
 //! model can act on.
 
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,10 +27,11 @@ use crate::workspace::{Workspace, WorkspaceError};
 mod support;
 
 pub use support::args::{expected_arguments, parse_arguments};
+use support::blocking::{contained, install_panic_hook, panicked};
 pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
 /// The languages the code tools parse; the TUI highlights the same ones.
 pub(crate) use support::code::Lang;
-pub use support::output::{count_lines, one_line, truncate_output};
+pub use support::output::{count_lines, one_line, printable, truncate_output};
 pub use support::sandbox::SandboxPolicy;
 pub use support::shell_policy::{EnvPolicy, ShellPolicy};
 
@@ -34,6 +39,19 @@ pub use support::shell_policy::{EnvPolicy, ShellPolicy};
 /// outputs are cut at a line boundary with a `[... N more lines]` marker, so
 /// one call cannot flood the context window.
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+
+/// The longest a call's `summary` (the one line UIs, logs and JSON events
+/// show) may be, in characters; longer ones are cut with `…`.
+pub const MAX_SUMMARY_CHARS: usize = 200;
+
+/// How long a call of any tool but `shell` may run before the registry
+/// stops it and reports that it took too long.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+/// How much longer than its own `timeout_s` a `shell` call may run (the
+/// shell tool kills its command at `timeout_s` and then reports; this is
+/// the registry's backstop should that ever hang).
+pub const SHELL_TIME_MARGIN: Duration = Duration::from_secs(60);
 
 /// Declares the built-in tools once: for each, its module `src/tools/NAME.rs`,
 /// the type implementing [`Tool`], and its embedded `tools/NAME.json`. The
@@ -299,6 +317,8 @@ fn embedded_spec(name: &str) -> Result<ToolSpec, ToolSpecError> {
 #[derive(Default)]
 pub struct ToolRegistry {
     tools: Vec<Registered>,
+    /// Time limits set with [`ToolRegistry::set_time_limit`], by tool name.
+    time_limits: Vec<(String, Duration)>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -374,8 +394,38 @@ impl ToolRegistry {
         self.tools.iter().find(|t| t.name() == name)
     }
 
+    /// Replaces the time limit of the tool called `name` (by default
+    /// [`DEFAULT_TIME_LIMIT`], or for `shell` its `timeout_s` plus
+    /// [`SHELL_TIME_MARGIN`]).
+    pub fn set_time_limit(&mut self, name: &str, limit: Duration) {
+        self.time_limits.retain(|(n, _)| n != name);
+        self.time_limits.push((name.to_string(), limit));
+    }
+
+    /// How long this call of `name` may run.
+    pub fn time_limit(&self, name: &str, arguments: &Map<String, Value>) -> Duration {
+        if let Some((_, limit)) = self.time_limits.iter().find(|(n, _)| n == name) {
+            return *limit;
+        }
+        if name == Shell::NAME {
+            let timeout_s = arguments
+                .get("timeout_s")
+                .and_then(Value::as_u64)
+                .unwrap_or(shell::DEFAULT_TIMEOUT_S)
+                .clamp(1, shell::MAX_TIMEOUT_S);
+            return Duration::from_secs(timeout_s) + SHELL_TIME_MARGIN;
+        }
+        DEFAULT_TIME_LIMIT
+    }
+
     /// Runs one tool call and reports the result the way the model will see
-    /// it. Output longer than [`MAX_OUTPUT_BYTES`] is cut with a marker.
+    /// it. Output longer than [`MAX_OUTPUT_BYTES`] is cut with a marker, and
+    /// the summary is one line of at most [`MAX_SUMMARY_CHARS`].
+    ///
+    /// The call is stopped when it runs past its [time
+    /// limit](ToolRegistry::time_limit) (its cancellation token is cancelled,
+    /// so blocking work that checks it stops soon), and a panic anywhere in
+    /// the tool becomes a failed call; neither ever ends the run.
     pub async fn call(
         &self,
         name: &str,
@@ -386,7 +436,8 @@ impl ToolRegistry {
             return ToolOutcome {
                 ok: false,
                 content: format!(
-                    "Unknown tool `{name}`. Available tools: {}.",
+                    "Unknown tool `{}`. Available tools: {}.",
+                    one_line(name, 60),
                     self.names().join(", ")
                 ),
                 summary: format!("unknown tool `{}`", one_line(name, 60)),
@@ -395,28 +446,72 @@ impl ToolRegistry {
         if ctx.cancel.is_cancelled() {
             return failure(name, ToolError::Cancelled);
         }
-        match registered
+        install_panic_hook();
+        let limit = self.time_limit(name, arguments);
+        // The call's own token: cancelled by the user's (its parent) or when
+        // the time limit passes.
+        let mut call_ctx = ctx.clone();
+        call_ctx.cancel = ctx.cancel.child_token();
+        let mut running = registered
             .tool
-            .call(&registered.spec, arguments.clone(), ctx)
-            .await
-        {
+            .call(&registered.spec, arguments.clone(), &call_ctx);
+        let guarded = std::future::poll_fn(|cx| contained(|| running.as_mut().poll(cx)));
+        let result = tokio::select! {
+            result = AssertUnwindSafe(guarded).catch_unwind() => match result {
+                Ok(result) => result,
+                Err(payload) => Err(panicked(name, payload.as_ref())),
+            },
+            () = tokio::time::sleep(limit) => {
+                call_ctx.cancel.cancel();
+                Err(ToolError::Failed(too_long(name, limit)))
+            }
+        };
+        match result {
             Ok(output) => ToolOutcome {
                 ok: true,
                 content: truncate_output(&output.content, MAX_OUTPUT_BYTES),
-                summary: output.summary,
+                summary: one_line(&output.summary, MAX_SUMMARY_CHARS),
             },
             Err(e) => failure(name, e),
         }
     }
 }
 
+/// The one-line error for a call stopped at its time limit: what happened
+/// and what to try instead.
+fn too_long(name: &str, limit: Duration) -> String {
+    let secs = limit.as_secs();
+    let shown = if secs >= 60 && secs % 60 == 0 {
+        format!("{} min", secs / 60)
+    } else if secs >= 1 {
+        format!("{secs} s")
+    } else {
+        format!("{} ms", limit.as_millis())
+    };
+    let instead = match name {
+        "grep" => {
+            "narrow `path` or `glob`, or use a shorter or simpler pattern (a plain word with `literal`: true is fastest)"
+        }
+        "glob" => "narrow `path` or make the pattern more specific",
+        "shell" => {
+            "run it in the background with its output redirected to a file, or split it into smaller steps"
+        }
+        "find_symbol" | "code_outline" => "give a smaller `path`",
+        "write_file" | "edit_file" | "git_commit" => {
+            "check with read_file or git_status whether it took effect before retrying"
+        }
+        _ => "try a smaller request",
+    };
+    format!("`{name}` took too long and was stopped after {shown}; {instead}.")
+}
 fn failure(name: &str, error: ToolError) -> ToolOutcome {
     let content = truncate_output(&error.to_string(), MAX_OUTPUT_BYTES);
     let summary = match &error {
         ToolError::Cancelled => format!("{name}: cancelled"),
         ToolError::InvalidArguments(_) => format!("{name}: invalid arguments"),
-        _ => format!("{name} failed: {}", one_line(&content, 72)),
+        _ => format!("{name} failed: {}", one_line(&content, 120)),
     };
+    let summary = one_line(&summary, MAX_SUMMARY_CHARS);
     ToolOutcome {
         ok: false,
         content,

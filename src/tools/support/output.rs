@@ -45,3 +45,26 @@ pub fn count_lines(text: &str) -> usize {
         newlines + 1
     }
 }
+
+/// `text` made safe to print to a terminal: control characters other than
+/// newline and tab (escape sequences, carriage returns, backspaces, C1
+/// controls) are shown as visible symbols instead of being sent, so text
+/// from the model or from files can neither restyle nor rewrite the screen.
+/// C0 controls become their Unicode "control picture" (ESC → `␛`, CR →
+/// `␍`), DEL becomes `␡` and C1 controls `�`.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            '\u{7f}' => '\u{2421}',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect::<String>()
+        .into()
+}
