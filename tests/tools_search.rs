@@ -359,3 +359,113 @@ async fn ignored_paths_named_explicitly_are_searched() {
         .await;
     assert!(out.content.starts_with("No matches"), "{}", out.content);
 }
+
+// ------------------------------------------------- arguments that used to crash
+
+#[tokio::test]
+async fn a_huge_glob_is_refused_not_a_crash() {
+    let f = project();
+    // ~600 KB made globset panic ("regex compilation shouldn't fail").
+    let pattern = "a".repeat(600 * 1024);
+    let err = f.err("glob", json!({ "pattern": pattern })).await;
+    assert!(err.starts_with("Invalid arguments for glob:"), "{err:.300}");
+    assert!(err.contains("2048"), "{err:.300}");
+    assert_eq!(err.lines().count(), 1);
+    assert!(err.len() < 1000, "{err:.300}");
+    // The registry goes on working.
+    f.ok("glob", json!({"pattern": "**/*.rs"})).await;
+}
+
+#[tokio::test]
+async fn a_huge_grep_glob_filter_is_refused_not_a_crash() {
+    let f = project();
+    let glob = "*".repeat(600 * 1024);
+    let err = f
+        .err("grep", json!({"pattern": "TODO", "glob": glob}))
+        .await;
+    assert!(err.starts_with("Invalid arguments for grep:"), "{err:.300}");
+    assert!(err.contains("`glob`"), "{err:.300}");
+    assert!(err.len() < 1000, "{err:.300}");
+}
+
+#[tokio::test]
+async fn a_glob_that_compiles_too_big_is_an_error_not_a_crash() {
+    let f = project();
+    // Short enough to pass the length check; each class is a large
+    // automaton. Whether or not it fits, the call must come back.
+    let pattern = "[!a]".repeat(500);
+    let out = f.call("glob", json!({ "pattern": pattern })).await;
+    assert_eq!(out.content.lines().count(), 1, "{}", out.content);
+}
+
+#[tokio::test]
+async fn nul_bytes_in_search_arguments_are_refused() {
+    let f = project();
+    for (tool, args, name) in [
+        ("glob", json!({"pattern": "*.rs\u{0}"}), "`pattern`"),
+        (
+            "glob",
+            json!({"pattern": "*.rs", "path": "src\u{0}"}),
+            "`path`",
+        ),
+        ("grep", json!({"pattern": "a\u{0}b"}), "`pattern`"),
+        (
+            "grep",
+            json!({"pattern": "TODO", "path": "src\u{0}"}),
+            "`path`",
+        ),
+        (
+            "grep",
+            json!({"pattern": "TODO", "glob": "*\u{0}"}),
+            "`glob`",
+        ),
+    ] {
+        let err = f.err(tool, args.clone()).await;
+        assert!(err.starts_with("Invalid arguments for"), "{args}: {err}");
+        assert!(err.contains(name), "{args}: {err}");
+        assert!(err.contains("NUL"), "{args}: {err}");
+    }
+    // An escaped NUL in a regex cannot match either (binary files are
+    // skipped): refused by the regex builder.
+    let err = f.err("grep", json!({"pattern": "a\\x00b"})).await;
+    assert!(err.starts_with("Invalid arguments for grep:"), "{err}");
+}
+
+#[tokio::test]
+async fn grep_bounds_the_pattern_length() {
+    let f = project();
+    let limit = glint::tools::grep::MAX_PATTERN_BYTES;
+    let err = f
+        .err("grep", json!({"pattern": "a".repeat(limit + 1)}))
+        .await;
+    assert!(err.starts_with("Invalid arguments for grep:"), "{err:.300}");
+    assert!(err.contains(&limit.to_string()), "{err:.300}");
+    assert!(err.len() < 1000, "{err:.300}");
+    // At the limit it is an ordinary search.
+    let out = f.ok("grep", json!({"pattern": "a".repeat(limit)})).await;
+    assert!(out.content.starts_with("No matches"), "{}", out.content);
+}
+
+#[tokio::test]
+async fn grep_refuses_a_pattern_that_compiles_too_big() {
+    let f = project();
+    let err = f.err("grep", json!({"pattern": "(\\w{100}){100}"})).await;
+    assert!(err.starts_with("Invalid arguments for grep:"), "{err}");
+    assert!(err.contains("larger than grep allows"), "{err}");
+}
+
+#[tokio::test]
+async fn grep_with_the_longest_pattern_over_a_long_line_is_quick() {
+    // Linear in practice: a pattern at the limit over a 1 MiB line. The
+    // registry's default limit (minutes) would catch a regression; here a
+    // generous limit makes one fail the test instead of hanging it.
+    let mut f = project();
+    f.write("long.txt", format!("{}\n", "a".repeat(1 << 20)));
+    let limit = glint::tools::grep::MAX_PATTERN_BYTES;
+    f.registry
+        .set_time_limit("grep", std::time::Duration::from_secs(60));
+    let pattern = format!("{}b", "a".repeat(limit - 1));
+    let out = f.call("grep", json!({ "pattern": pattern })).await;
+    assert!(out.ok, "{}", out.content);
+    assert!(out.content.starts_with("No matches"), "{}", out.content);
+}

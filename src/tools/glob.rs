@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 
 use super::support::search::{
-    Batch, PathPattern, count_of, glob_error_line, link_to_file_inside, sort_paths, visit_parallel,
+    Batch, PathPattern, count_of, link_to_file_inside, sort_paths, visit_parallel,
 };
 use super::{MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable};
 use crate::workspace::Workspace;
@@ -44,14 +44,24 @@ impl Tool for Glob {
             None | Some("") => ".",
             Some(p) => p,
         };
-        let dir = ctx.workspace.resolve_existing(given)?;
+        if given.contains('\0') {
+            return Err(ToolError::invalid(
+                Self::NAME,
+                "`path` contains a NUL byte, which no path can hold",
+            ));
+        }
         let root = ctx.workspace.root().to_path_buf();
-        let pattern = PathPattern::new(&args.pattern, &root, false).map_err(|e| {
-            ToolError::InvalidArguments(format!(
-                "Invalid arguments for glob: `pattern` is not a valid glob ({}); use `*`, `?`, `**`, `[abc]` and `{{a,b}}`, e.g. `src/**/*.{{ts,tsx}}`.",
-                glob_error_line(&e)
-            ))
+        // The pattern is checked before the path, so that a bad pattern is
+        // reported as such even when the path is wrong too.
+        let pattern = PathPattern::new(&args.pattern, &root, false).map_err(|problem| {
+            ToolError::invalid(
+                Self::NAME,
+                format!(
+                    "`pattern` is not a valid glob ({problem}); use `*`, `?`, `**`, `[abc]` and `{{a,b}}`, e.g. `src/**/*.{{ts,tsx}}`"
+                ),
+            )
         })?;
+        let dir = ctx.workspace.resolve_existing(given)?;
         let workspace = ctx.workspace.clone();
         let cancel = ctx.cancel.clone();
         run_blocking_cancellable(ctx, move || {
@@ -97,7 +107,11 @@ fn glob(
     sort_paths(&mut found, |p| p);
 
     let total = found.len();
-    let summary = format!("glob `{raw_pattern}`: {}", count_of(total, "file", "files"));
+    let shown_pattern = crate::tools::one_line(raw_pattern, 80);
+    let summary = format!(
+        "glob `{shown_pattern}`: {}",
+        count_of(total, "file", "files")
+    );
     if total == 0 {
         let mut content = format!(
             "No files match `{raw_pattern}` under `{shown_dir}` (ignored files and version-control directories are skipped)."

@@ -14,9 +14,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::support::search::matches::{FileResult, Mode, fill_lines, search_file, searcher};
-use super::support::search::{
-    Batch, PathPattern, count_of, glob_error_line, sort_paths, visit_parallel,
-};
+use super::support::search::{Batch, PathPattern, count_of, sort_paths, visit_parallel};
 use super::{
     MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, one_line, run_blocking_cancellable,
 };
@@ -29,6 +27,17 @@ pub const DEFAULT_HEAD_LIMIT: u64 = 200;
 pub const MAX_HEAD_LIMIT: u64 = 2000;
 /// The most context lines shown on each side of a match.
 pub const MAX_CONTEXT: u64 = 20;
+/// The longest `pattern` taken, in bytes. The lazy DFA's states for a
+/// long, self-similar pattern (`aaa…ab` over a line of `a`s) cost time that
+/// grows with the square of the pattern's length, whatever the cache size
+/// (measured on a 1 MiB line: 1,000 bytes 7 ms, 2,000 26 ms, 4,096 84 ms,
+/// 10,000 0.56 s); at this bound a search stays under about 0.1 s per file.
+/// Ordinary patterns (words, identifiers) cost well under 1 ms.
+pub const MAX_PATTERN_BYTES: usize = 4096;
+/// The most memory the regex's compiled program may take (grep-regex's
+/// default is 100 MiB); a pattern whose repetitions expand past it
+/// (`(\w{100}){100}`) is refused instead of compiled for seconds.
+const REGEX_SIZE_LIMIT: usize = 10 << 20;
 /// Room kept under [`MAX_OUTPUT_BYTES`] for the paging marker.
 const NOTE_RESERVE_BYTES: usize = 400;
 
@@ -63,14 +72,31 @@ impl Tool for Grep {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let invalid = |problem: String| {
-            ToolError::invalid(Self::NAME, problem)
-        };
+        let invalid = |problem: String| ToolError::invalid(Self::NAME, problem);
         if args.pattern.is_empty() {
             return Err(invalid(
                 "`pattern` is empty; give a regular expression such as `fn main` or `TODO|FIXME`"
                     .into(),
             ));
+        }
+        if args.pattern.len() > MAX_PATTERN_BYTES {
+            return Err(invalid(format!(
+                "`pattern` is {} bytes long, more than the {MAX_PATTERN_BYTES} allowed; search for a shorter distinctive part of the text",
+                args.pattern.len()
+            )));
+        }
+        if args.pattern.contains('\0') {
+            return Err(invalid(
+                "`pattern` contains a NUL byte; files containing NUL bytes are binary and never searched, so it cannot match"
+                    .into(),
+            ));
+        }
+        for (name, value) in [("path", &args.path), ("glob", &args.glob)] {
+            if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                return Err(invalid(format!(
+                    "`{name}` contains a NUL byte, which no path can hold"
+                )));
+            }
         }
         let mode = match args.output_mode.as_deref() {
             None | Some("content") => Mode::Content,
@@ -113,16 +139,19 @@ impl Tool for Grep {
             // Lets the searcher find candidate lines with a fast literal
             // scan, as ripgrep does; grep matches within one line anyway.
             .line_terminator(Some(b'\n'))
+            // Binary files (with a NUL) are never searched, so a pattern
+            // that needs one is an error rather than a silent no-match.
+            .ban_byte(Some(b'\0'))
+            .size_limit(REGEX_SIZE_LIMIT)
             .build(&args.pattern)
             .map_err(|e| invalid(regex_problem(&e.to_string())))?;
         let root = ctx.workspace.root().to_path_buf();
         let filter = match args.glob.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(glob) => {
-                let compiled = PathPattern::new(glob, &root, true).map_err(|e| {
+                let compiled = PathPattern::new(glob, &root, true).map_err(|problem| {
                     invalid(format!(
-                        "`glob` is not a valid glob ({}); use e.g. `*.rs` or `src/**/*.{{ts,tsx}}`",
-                        glob_error_line(&e)
+                        "`glob` is not a valid glob ({problem}); use e.g. `*.rs` or `src/**/*.{{ts,tsx}}`"
                     ))
                 })?;
                 Some((compiled, glob.to_string()))
@@ -157,9 +186,15 @@ fn regex_problem(message: &str) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == '~'))
         .collect();
+    let detail = one_line(&detail.join(" "), 300);
+    if detail.contains("size limit") {
+        return format!(
+            "`pattern` compiles to a regular expression larger than grep allows ({detail}); use fewer or smaller repetitions, or a shorter pattern"
+        );
+    }
     format!(
         "`pattern` is not a valid regular expression ({}); escape special characters such as ( ) [ ] {{ }} . * + ? | \\ with a backslash, or set `literal` to true to search for the text as written",
-        detail.join(" ")
+        detail
     )
 }
 
@@ -194,7 +229,7 @@ fn grep(
                     return true;
                 }
             }
-            match search_file(&mut searcher, matcher, walk_mode, 0, path) {
+            match search_file(&mut searcher, matcher, walk_mode, 0, path, cancel) {
                 Ok(Some(result)) => batch.push(result),
                 Ok(None) => {}
                 Err(_) => {

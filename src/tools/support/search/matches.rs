@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Batch;
 use crate::tools::ToolError;
+use crate::tools::support::blocking::contained;
 
 use grep_regex::RegexMatcher;
 use grep_searcher::{
@@ -70,13 +71,15 @@ pub(crate) fn searcher(mode: Mode, context: usize) -> Searcher {
 
 /// Searches one file. `keep` is how many matches' lines may be stored
 /// (more are only counted). `None` for a binary file or a file without
-/// matches.
+/// matches. `cancel` is checked before every chunk read from the file and
+/// after every match, so a cancelled search of a large file stops soon.
 pub(crate) fn search_file(
     searcher: &mut Searcher,
     matcher: &RegexMatcher,
     mode: Mode,
     keep: u64,
     path: &Path,
+    cancel: &CancellationToken,
 ) -> io::Result<Option<FileResult>> {
     let mut sink = FileSink {
         mode,
@@ -84,8 +87,20 @@ pub(crate) fn search_file(
         matches: 0,
         lines: Vec::new(),
         binary: false,
+        cancel,
     };
-    searcher.search_path(matcher, path, &mut sink)?;
+    let file = std::fs::File::open(path)?;
+    searcher.search_reader(
+        matcher,
+        CancellableReader {
+            inner: file,
+            cancel,
+        },
+        &mut sink,
+    )?;
+    if cancel.is_cancelled() {
+        return Err(cancelled());
+    }
     if sink.binary || sink.matches == 0 {
         return Ok(None);
     }
@@ -96,15 +111,37 @@ pub(crate) fn search_file(
     }))
 }
 
-struct FileSink {
+/// The I/O error a cancelled search stops with (not `Interrupted`, which
+/// readers retry).
+fn cancelled() -> io::Error {
+    io::Error::other("cancelled")
+}
+
+/// A file read in chunks that fails once the search is cancelled.
+struct CancellableReader<'a, R> {
+    inner: R,
+    cancel: &'a CancellationToken,
+}
+
+impl<R: io::Read> io::Read for CancellableReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
+        self.inner.read(buf)
+    }
+}
+
+struct FileSink<'a> {
     mode: Mode,
     keep: u64,
     matches: u64,
     lines: Vec<Line>,
     binary: bool,
+    cancel: &'a CancellationToken,
 }
 
-impl FileSink {
+impl FileSink<'_> {
     fn push(&mut self, number: Option<u64>, is_match: bool, bytes: &[u8]) {
         self.lines.push(Line {
             number: number.unwrap_or(0),
@@ -114,10 +151,13 @@ impl FileSink {
     }
 }
 
-impl Sink for FileSink {
+impl Sink for FileSink<'_> {
     type Error = io::Error;
 
     fn matched(&mut self, _: &Searcher, mat: &SinkMatch<'_>) -> Result<bool, io::Error> {
+        if self.cancel.is_cancelled() {
+            return Ok(false);
+        }
         match self.mode {
             Mode::Files => {
                 self.matches = 1;
@@ -210,21 +250,25 @@ pub(crate) fn fill_lines(
     let shared: &[FileResult] = results;
     std::thread::scope(|scope| {
         for _ in 0..threads {
+            // Contained: a panic here is logged, not shown, and reaches the
+            // tool as a failed call when the scope joins.
             scope.spawn(|| {
-                let mut searcher = searcher(Mode::Content, context);
-                let mut batch = Batch::new(&filled);
-                while !cancel.is_cancelled() {
-                    let Some(&(i, keep)) = jobs.get(next_job.fetch_add(1, Ordering::Relaxed))
-                    else {
-                        break;
-                    };
-                    let path = &shared[i].path;
-                    if let Ok(Some(found)) =
-                        search_file(&mut searcher, matcher, Mode::Content, keep, path)
-                    {
-                        batch.push((i, found.lines));
+                contained(|| {
+                    let mut searcher = searcher(Mode::Content, context);
+                    let mut batch = Batch::new(&filled);
+                    while !cancel.is_cancelled() {
+                        let Some(&(i, keep)) = jobs.get(next_job.fetch_add(1, Ordering::Relaxed))
+                        else {
+                            break;
+                        };
+                        let path = &shared[i].path;
+                        if let Ok(Some(found)) =
+                            search_file(&mut searcher, matcher, Mode::Content, keep, path, cancel)
+                        {
+                            batch.push((i, found.lines));
+                        }
                     }
-                }
+                })
             });
         }
     });

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::{DirEntry, WalkBuilder, WalkState};
 use tokio_util::sync::CancellationToken;
 
+use super::blocking::contained;
 use crate::tools::ToolError;
 
 pub(crate) mod matches;
@@ -71,25 +72,29 @@ where
     walker(dir).build_parallel().run(|| {
         let mut visit = make_visitor();
         let unreadable = &unreadable;
+        // Contained: a panic on a walker thread is logged, not shown, and
+        // reaches the tool as a failed call when the walk is joined.
         Box::new(move |result| {
-            if cancel.is_cancelled() {
-                return WalkState::Quit;
-            }
-            let entry = match result {
-                Ok(entry) => entry,
-                Err(_) => {
-                    unreadable.fetch_add(1, Ordering::Relaxed);
+            contained(|| {
+                if cancel.is_cancelled() {
+                    return WalkState::Quit;
+                }
+                let entry = match result {
+                    Ok(entry) => entry,
+                    Err(_) => {
+                        unreadable.fetch_add(1, Ordering::Relaxed);
+                        return WalkState::Continue;
+                    }
+                };
+                if entry.file_type().is_some_and(|t| t.is_dir()) {
                     return WalkState::Continue;
                 }
-            };
-            if entry.file_type().is_some_and(|t| t.is_dir()) {
-                return WalkState::Continue;
-            }
-            if visit(&entry) {
-                WalkState::Continue
-            } else {
-                WalkState::Quit
-            }
+                if visit(&entry) {
+                    WalkState::Continue
+                } else {
+                    WalkState::Quit
+                }
+            })
         })
     });
     if cancel.is_cancelled() {
@@ -141,6 +146,11 @@ pub(crate) fn link_to_file_inside(link: &Path, root: &Path) -> bool {
     }
 }
 
+/// The longest glob pattern `glob` takes (and `grep` takes as its `glob`
+/// filter), in bytes. Real globs are far shorter; a longer one only costs
+/// time and memory when compiled.
+pub const MAX_GLOB_BYTES: usize = 2048;
+
 /// A glob pattern for paths, as `glob` takes it and `grep` filters by it.
 ///
 /// `*` and `?` do not cross `/`; `**` does; `{a,b}` are alternatives. The
@@ -149,7 +159,9 @@ pub(crate) fn link_to_file_inside(link: &Path, root: &Path) -> bool {
 /// repeat the directory in the pattern (`path: "src"`, `pattern:
 /// "src/**/*.rs"`).
 pub(crate) struct PathPattern {
-    matcher: GlobMatcher,
+    /// A set of one glob: unlike `Glob::compile_matcher`, which panics when
+    /// the glob's regex is too big, building a set reports it as an error.
+    matcher: GlobSet,
     /// Match only the file name: set for `grep`'s filter when the pattern
     /// has no `/`, as with ripgrep's `--glob`.
     name_only: bool,
@@ -157,18 +169,32 @@ pub(crate) struct PathPattern {
 
 impl PathPattern {
     /// Compiles `pattern`. With `name_only_without_slash`, a pattern without
-    /// `/` matches file names at any depth (`*.rs`).
+    /// `/` matches file names at any depth (`*.rs`). The error is one line
+    /// saying what is wrong with the pattern.
     pub(crate) fn new(
         pattern: &str,
         root: &Path,
         name_only_without_slash: bool,
-    ) -> Result<Self, globset::Error> {
+    ) -> Result<Self, String> {
+        if pattern.len() > MAX_GLOB_BYTES {
+            return Err(format!(
+                "it is {} bytes long, more than the {MAX_GLOB_BYTES} a glob may have",
+                pattern.len()
+            ));
+        }
+        if pattern.contains('\0') {
+            return Err("it contains a NUL byte, which no path can hold".into());
+        }
         let pattern = normalize_pattern(pattern, root);
         let name_only = name_only_without_slash && !pattern.contains('/');
-        let matcher = GlobBuilder::new(&pattern)
+        let glob = GlobBuilder::new(&pattern)
             .literal_separator(true)
-            .build()?
-            .compile_matcher();
+            .build()
+            .map_err(|e| glob_error_line(&e))?;
+        let matcher = GlobSetBuilder::new()
+            .add(glob)
+            .build()
+            .map_err(|e| glob_error_line(&e))?;
         Ok(PathPattern { matcher, name_only })
     }
 
@@ -201,9 +227,16 @@ fn normalize_pattern(pattern: &str, root: &Path) -> String {
     pattern.to_string()
 }
 
-/// The glob error as one line for the model.
+/// The glob error as one line for the model (a regex error's text can span
+/// lines and quote the whole pattern).
 pub(crate) fn glob_error_line(e: &globset::Error) -> String {
-    e.kind().to_string()
+    match e.kind() {
+        globset::ErrorKind::Regex(_) => {
+            "it compiles to a matcher larger than glob allows; use a shorter, simpler pattern"
+                .into()
+        }
+        kind => crate::tools::one_line(&kind.to_string(), 200),
+    }
 }
 
 /// Sorts paths the way `ls -R` and `rg --sort path` do (component-wise),
