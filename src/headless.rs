@@ -2,7 +2,12 @@
 //!
 //! Progress goes to stderr (one line per tool call; reasoning only when
 //! asked), the final answer to stdout. With `--json`, stdout carries one
-//! [`Event`] per line instead and nothing else.
+//! [`Event`] per line instead and nothing else. Plain output shows control
+//! characters from the model or tools as visible symbols (see
+//! [`printable`]), so they cannot drive the terminal.
+//!
+//! The first Ctrl-C cancels the run; a second one ends glint at once
+//! (exit 130), whatever is still running.
 
 use std::io::Write;
 
@@ -10,7 +15,7 @@ use serde_json::Value;
 
 use crate::agent::{AgentHandle, Event, RunStatus};
 use crate::engine::local::LoadEvent;
-use crate::tools::one_line;
+use crate::tools::{one_line, printable};
 
 /// Exit codes of a headless run.
 pub mod exit {
@@ -27,7 +32,12 @@ pub struct HeadlessOptions {
 }
 
 /// Submits `task`, prints the run's progress and returns the exit code.
-/// The first Ctrl-C cancels the turn cleanly; a second one exits at once.
+/// The first Ctrl-C cancels the turn cleanly; a second one exits at once
+/// (while the run is being cancelled, or while the agent shuts down).
+///
+/// The caller must not wait for the runtime's blocking tasks afterwards
+/// (use `Runtime::shutdown_background`): a cancelled tool's blocking work
+/// may still be finishing.
 pub async fn run(mut agent: AgentHandle, task: String, options: HeadlessOptions) -> u8 {
     let mut printer = Printer::new(options);
     let mut interrupt = match Interrupts::listen() {
@@ -45,7 +55,7 @@ pub async fn run(mut agent: AgentHandle, task: String, options: HeadlessOptions)
             Some(()) = next_interrupt(&mut interrupt) => {
                 interrupts += 1;
                 if interrupts > 1 {
-                    break exit::INTERRUPTED;
+                    exit_now();
                 }
                 eprintln!("glint: interrupting (Ctrl-C again to quit at once)");
                 agent.cancel();
@@ -63,8 +73,21 @@ pub async fn run(mut agent: AgentHandle, task: String, options: HeadlessOptions)
             break exit_code(status);
         }
     };
-    let _ = agent.shutdown().await;
+    // A Ctrl-C while the agent shuts down ends glint at once too.
+    tokio::select! {
+        _ = agent.shutdown() => {}
+        Some(()) = next_interrupt(&mut interrupt) => exit_now(),
+    }
     code
+}
+
+/// Ends glint at once with [`exit::INTERRUPTED`], without waiting for
+/// anything still running (a blocking tool, the engine). Headless mode
+/// leaves the terminal as it found it, so there is nothing to restore.
+fn exit_now() -> ! {
+    let _ = std::io::stdout().flush();
+    eprintln!("glint: interrupted again; quitting");
+    std::process::exit(i32::from(exit::INTERRUPTED))
 }
 
 /// SIGINT as a stream: a listener made once, so that no Ctrl-C is lost
@@ -172,14 +195,14 @@ impl Printer {
                     let _ = write!(err, "thinking: ");
                     self.reasoning_open = true;
                 }
-                let _ = write!(err, "{delta}");
+                let _ = write!(err, "{}", printable(delta));
             }
             Event::Text { delta, .. } => self.turn_text.push_str(delta),
             Event::ToolCallStarted { arguments, .. } => {
                 self.close_reasoning(&mut err);
                 // What the model said before its calls reads as their preface.
                 if !self.turn_text.is_empty() {
-                    let _ = writeln!(err, "{}", self.turn_text);
+                    let _ = writeln!(err, "{}", printable(&self.turn_text));
                     self.turn_text.clear();
                 }
                 self.call_target = key_argument(arguments);
@@ -190,7 +213,13 @@ impl Printer {
                 let mark = if *ok { "ok" } else { "failed" };
                 let target = self.call_target.take().unwrap_or_default();
                 let summary = one_line(summary, 160);
-                let _ = writeln!(err, "  {name} {target} {mark}: {summary}");
+                let _ = writeln!(
+                    err,
+                    "  {} {} {mark}: {}",
+                    printable(name),
+                    printable(&target),
+                    printable(&summary)
+                );
             }
             Event::TurnFinished { tool_calls, .. } => {
                 self.close_reasoning(&mut err);
@@ -209,19 +238,19 @@ impl Printer {
                     RunStatus::Completed => {
                         let answer = answer.as_deref().unwrap_or_default();
                         let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "{answer}");
+                        let _ = writeln!(out, "{}", printable(answer));
                     }
                     RunStatus::Interrupted => {
                         let _ = writeln!(err, "glint: interrupted");
                     }
                     RunStatus::MaxTurns | RunStatus::ModelError => {
                         let message = error.as_deref().unwrap_or("the run failed");
-                        let _ = writeln!(err, "glint: {message}");
+                        let _ = writeln!(err, "glint: {}", printable(message));
                     }
                 }
             }
             Event::Warning { message } => {
-                let _ = writeln!(err, "glint: {message}");
+                let _ = writeln!(err, "glint: {}", printable(message));
             }
             Event::TurnStarted { .. } => self.turn_text.clear(),
             Event::RunStarted { .. } | Event::Reasoning { .. } => {}

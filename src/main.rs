@@ -54,7 +54,7 @@ fn run_agent(args: RunArgs) -> Result<u8> {
         json: args.json,
         show_reasoning: args.show_reasoning,
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let progress: LoadProgress =
             Arc::new(move |event: LoadEvent| headless::print_load_event(options, &event));
         let model = engine::open(&spec, &args.open_options(), progress).await?;
@@ -68,7 +68,11 @@ fn run_agent(args: RunArgs) -> Result<u8> {
             shell: args.shell_policy(),
         });
         Ok(headless::run(handle, task, options).await)
-    })
+    });
+    // A cancelled tool's blocking work may still run: leave without
+    // waiting for it (dropping the runtime would).
+    runtime.shutdown_background();
+    code
 }
 
 /// `glint` with no `--task`: the interactive app in this workspace.
@@ -98,9 +102,11 @@ fn run_interactive(args: RunArgs) -> Result<u8> {
         },
         log_path,
     };
-    runtime.block_on(glint::tui::run(options))?;
-    // Engines may hold threads that outlive the app; leave without waiting.
+    let result = runtime.block_on(glint::tui::run(options));
+    // Engines and cancelled tools may hold threads that outlive the app;
+    // leave without waiting, also when the app failed.
     runtime.shutdown_background();
+    result?;
     Ok(exit::ANSWERED)
 }
 

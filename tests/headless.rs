@@ -409,3 +409,169 @@ fn protocol_prompt_shows_the_first_turn_exactly() {
         "{prompt}"
     );
 }
+
+/// Writes a model script with these raw completions next to the workspace.
+fn write_script(sandbox: &Sandbox, name: &str, completions: &[String]) -> String {
+    let path = sandbox.outside(name);
+    let script = serde_json::json!({ "completions": completions });
+    std::fs::write(&path, script.to_string()).expect("write script");
+    format!("script:{}", path.display())
+}
+
+/// One raw completion calling `tool` with string arguments.
+fn call_completion(tool: &str, args: &[(&str, &str)]) -> String {
+    let mut raw = format!("I will call {tool}.</think>\n<tool_call>{tool}\n");
+    for (key, value) in args {
+        raw.push_str(&format!(
+            "<arg_key>{key}</arg_key>\n<arg_value>{value}</arg_value>\n"
+        ));
+    }
+    raw.push_str("</tool_call><|observation|>");
+    raw
+}
+
+fn sigint(child: &std::process::Child) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) with a pid this test spawned and has not reaped.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+}
+
+/// Waits (generously) for the child to exit; kills it and fails if it does
+/// not.
+fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("glint did not exit within {within:?} after Ctrl-C twice");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_twice_ends_glint_during_a_huge_grep() {
+    // The reproduction: grep with a 1 MiB pattern over a file with a 1 MiB
+    // line kept glint spinning after Ctrl-C (the runtime waited for the
+    // abandoned search), and a second Ctrl-C did nothing. Today the pattern
+    // is refused at once; the run then goes on to a long command, which the
+    // Ctrl-C interrupts.
+    let sandbox = Sandbox::create();
+    std::fs::write(
+        sandbox.workspace().join("long.txt"),
+        format!("{}\n", "a".repeat(1 << 20)),
+    )
+    .expect("write long line");
+    let pattern = format!("{}b", "a".repeat((1 << 20) - 1));
+    let model = write_script(
+        &sandbox,
+        "huge_grep.json",
+        &[
+            call_completion("grep", &[("pattern", &pattern)]),
+            call_completion("shell", &[("command", "sleep 600")]),
+            "Done.</think>Done.<|endoftext|>".to_string(),
+        ],
+    );
+    let mut child = glint(&sandbox.workspace())
+        .args(["--task", "search", "--model", &model, "--json"])
+        .args(["--sandbox", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (err_tx, err_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if line.contains("\"type\":\"tool_call_started\"") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    sigint(&child);
+    let within = std::time::Duration::from_secs(30);
+    // The first Ctrl-C is seen ...
+    loop {
+        match err_rx.recv_timeout(within) {
+            Ok(line) if line.contains("interrupting") => break,
+            Ok(_) => {}
+            // ... or glint already ended (and closed stderr).
+            Err(_) => break,
+        }
+    }
+    // ... and a second one ends glint at once, whatever still runs.
+    sigint(&child);
+    assert_eq!(wait_exit(&mut child, within), Some(130));
+}
+
+#[test]
+fn plain_output_shows_control_characters_instead_of_sending_them() {
+    let sandbox = Sandbox::create();
+    let model = write_script(
+        &sandbox,
+        "escapes.json",
+        &[
+            call_completion("glob", &[("pattern", "\u{1b}]0;pwned\u{7}*.txt")]),
+            "Done.</think>\u{1b}[31mred\u{1b}[0m\rover\u{8}written\ttab\nline two<|endoftext|>"
+                .to_string(),
+        ],
+    );
+    let output = run(&sandbox, &["--task", "answer", "--model", &model]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = stderr(&output);
+    for text in [&*out, &*err] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "raw control characters in {text:?}"
+        );
+    }
+    assert!(
+        out.contains("␛[31mred␛[0m␍over␈written\ttab\nline two"),
+        "{out:?}"
+    );
+    assert!(err.contains("␛]0;pwned␇*.txt"), "{err:?}");
+}
+
+#[test]
+fn json_tool_summaries_are_capped() {
+    let sandbox = Sandbox::create();
+    let name = "x".repeat(100_000);
+    let model = write_script(
+        &sandbox,
+        "long_summary.json",
+        &[
+            call_completion("find_symbol", &[("name", &name)]),
+            "Done.</think>Done.<|endoftext|>".to_string(),
+        ],
+    );
+    let output = run(&sandbox, &["--task", "find", "--model", &model, "--json"]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let events = json_lines(&output.stdout);
+    let finished = events
+        .iter()
+        .find(|e| e["type"] == "tool_call_finished")
+        .expect("a finished call");
+    let summary = finished["summary"].as_str().expect("summary");
+    assert!(
+        summary.chars().count() <= glint::tools::MAX_SUMMARY_CHARS + 1,
+        "{} chars",
+        summary.chars().count()
+    );
+    assert!(!summary.contains('\n'));
+}

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind, KeyModifiers};
 use futures::StreamExt;
 
 use super::app::{App, AppConfig, Effect};
@@ -42,7 +42,20 @@ pub struct TuiOptions {
     pub log_path: Option<PathBuf>,
 }
 
+/// How the app ended.
+enum Ended {
+    /// The user quit; the agent has stopped.
+    Quit,
+    /// The user pressed Ctrl-C again while the agent was stopping: glint
+    /// exits at once once the terminal is restored, whatever still runs.
+    Now,
+}
+
 /// Runs the interactive app until the user quits.
+///
+/// Quitting (Ctrl-C twice, Ctrl-D, `/quit`) cancels any run and waits for
+/// the agent to stop; a further Ctrl-C during that wait restores the
+/// terminal and exits at once with status 130.
 pub async fn run(options: TuiOptions) -> Result<(), TuiError> {
     let mut tty = terminal::open_tty().map_err(TuiError::NoTerminal)?;
     let draw_tty = tty.try_clone()?;
@@ -60,14 +73,18 @@ pub async fn run(options: TuiOptions) -> Result<(), TuiError> {
     if let Some(stdio) = stdio {
         stdio.restore();
     }
-    result
+    match result {
+        Ok(Ended::Quit) => Ok(()),
+        Ok(Ended::Now) => std::process::exit(130),
+        Err(error) => Err(error),
+    }
 }
 
 async fn run_app(
     mut main: TtyTerminal,
     stdio: Option<SavedStdio>,
     options: TuiOptions,
-) -> Result<(), TuiError> {
+) -> Result<Ended, TuiError> {
     let mut app = App::new(AppConfig {
         workspace_root: options.session.workspace.root().to_path_buf(),
         model_label: options.model.clone(),
@@ -151,8 +168,33 @@ async fn run_app(
     app.prepare_frame(main.size()?.width);
     draw_main(&mut main, &mut app)?;
     main.clear()?;
-    session.shutdown().await;
-    Ok(())
+    Ok(stop_session(session, &mut input).await)
+}
+
+/// Stops the session, unless the user presses Ctrl-C (again) first.
+async fn stop_session(session: Session, input: &mut EventStream) -> Ended {
+    let stopping = session.shutdown();
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            () = &mut stopping => return Ended::Quit,
+            event = input.next() => match event {
+                Some(Ok(TermEvent::Key(key))) if is_ctrl_c(&key) => return Ended::Now,
+                Some(Ok(_)) => {}
+                // No more input: nothing can ask to hurry.
+                Some(Err(_)) | None => {
+                    stopping.await;
+                    return Ended::Quit;
+                }
+            },
+        }
+    }
+}
+
+fn is_ctrl_c(key: &crossterm::event::KeyEvent) -> bool {
+    key.kind != KeyEventKind::Release
+        && key.code == KeyCode::Char('c')
+        && key.modifiers.contains(KeyModifiers::CONTROL)
 }
 
 fn on_session_event(app: &mut App, event: SessionEvent) -> Vec<Effect> {
