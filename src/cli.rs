@@ -4,13 +4,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::agent::DEFAULT_MAX_TURNS;
+use crate::config::Config;
 use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
-use crate::tools::{SandboxPolicy, ShellPolicy};
+use crate::tools::{EnvPolicy, SandboxPolicy, ShellPolicy};
 use crate::workspace::Workspace;
 
 /// glint: a terminal coding agent running GLM-4.7-Flash in-process.
@@ -92,6 +94,26 @@ pub struct RunArgs {
     /// runs them unconfined.
     #[arg(long, value_enum, default_value_t = SandboxMode::WorkspaceWrite)]
     pub sandbox: SandboxMode,
+
+    /// Whether sandboxed shell commands may use the network (Unix sockets
+    /// always work).
+    #[arg(long, value_enum, default_value_t = NetworkMode::Off)]
+    pub network: NetworkMode,
+
+    /// Set a config key for this run, above the config files, e.g.
+    /// -c sampling.temperature=0.2 (repeatable; keys in README.md).
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+
+    /// From the config files only: which environment variables reach shell
+    /// commands (`shell.env_pass`).
+    #[arg(skip)]
+    pub env_pass: Option<Vec<String>>,
+
+    /// From the config files only: whether background processes outlive a
+    /// shell call (`shell.allow_background`).
+    #[arg(skip)]
+    pub allow_background: bool,
 }
 
 fn parse_temperature(value: &str) -> Result<f64, String> {
@@ -135,9 +157,79 @@ impl RunArgs {
     pub fn shell_policy(&self) -> ShellPolicy {
         ShellPolicy {
             sandbox: self.sandbox.into(),
-            ..ShellPolicy::default()
+            network: self.network == NetworkMode::On,
+            env: EnvPolicy {
+                pass: self.env_pass.clone(),
+            },
+            allow_background: self.allow_background,
         }
     }
+
+    /// Fills in what the config files (and `-c`) set, except where the same
+    /// setting was given as a flag (or its environment variable), which
+    /// wins. `matches` are the parsed arguments these came from.
+    pub fn apply_config(&mut self, config: &Config, matches: &ArgMatches) {
+        let given = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        fn pick<T: Clone>(given: bool, field: &mut T, value: &Option<T>) {
+            if let (false, Some(value)) = (given, value) {
+                *field = value.clone();
+            }
+        }
+        fn pick_opt<T: Clone>(given: bool, field: &mut Option<T>, value: &Option<T>) {
+            if !given && value.is_some() {
+                *field = value.clone();
+            }
+        }
+        pick(given("model"), &mut self.model, &config.model);
+        pick_opt(given("base_url"), &mut self.base_url, &config.base_url);
+        pick(given("device"), &mut self.device, &config.device);
+        pick(given("isq"), &mut self.isq, &config.isq);
+        pick_opt(
+            given("max_context"),
+            &mut self.max_context,
+            &config.max_context,
+        );
+        pick(given("max_turns"), &mut self.max_turns, &config.max_turns);
+        pick_opt(
+            given("temperature"),
+            &mut self.temperature,
+            &config.temperature,
+        );
+        pick_opt(given("top_p"), &mut self.top_p, &config.top_p);
+        pick_opt(
+            given("max_tokens"),
+            &mut self.max_tokens,
+            &config.max_tokens,
+        );
+        pick(given("sandbox"), &mut self.sandbox, &config.sandbox);
+        let network = config.network.map(|on| {
+            if on {
+                NetworkMode::On
+            } else {
+                NetworkMode::Off
+            }
+        });
+        pick(given("network"), &mut self.network, &network);
+        if !given("no_thinking")
+            && let Some(thinking) = config.thinking
+        {
+            self.no_thinking = !thinking;
+        }
+        self.env_pass = config.env_pass.clone();
+        self.allow_background = config.allow_background.unwrap_or(false);
+    }
+}
+
+/// `--network`: whether sandboxed commands reach the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkMode {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod config;
 pub mod conversation;
 pub mod dev;
 pub mod engine;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use glint::agent::{self, AgentConfig};
 use glint::cli::{Cli, Command, DevCommand, RunArgs, open_workspace};
@@ -16,16 +16,21 @@ use glint::engine::{self, ModelSpec};
 use glint::headless::{self, HeadlessOptions, exit};
 use glint::tools::ToolRegistry;
 use glint::tui::{SessionOptions, TuiOptions};
+use glint::workspace::Workspace;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let result = match cli.command {
         Some(Command::Protocol(command)) => {
             glint::protocol_cmd::run(command).map(|()| exit::ANSWERED)
         }
         Some(Command::Dev(DevCommand::TinyGlm { dir, options })) => write_tiny_glm(&dir, &options),
         Some(Command::Dev(DevCommand::CacheCheck(args))) => glint::dev::cache_check::command(&args),
-        None => run_agent(cli.run),
+        None => run_agent(cli.run, &matches),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -38,12 +43,14 @@ fn main() -> ExitCode {
 
 /// Sets up a session from the arguments; errors here are usage or
 /// configuration errors (exit 2).
-fn run_agent(args: RunArgs) -> Result<u8> {
+fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
+    let workspace = open_workspace(args.cd.as_deref())?;
+    let config = glint::config::load(&workspace, &args.overrides)?;
+    args.apply_config(&config, matches);
     let Some(task) = args.task.as_deref() else {
-        return run_interactive(args);
+        return run_interactive(args, workspace);
     };
     let task = read_task(task)?;
-    let workspace = open_workspace(args.cd.as_deref())?;
     let spec = ModelSpec::parse(&args.model)?;
     let tools = Arc::new(ToolRegistry::builtin());
     let system_prompt = glint::prompts::system_prompt_today(workspace.root(), &tools)?;
@@ -76,13 +83,12 @@ fn run_agent(args: RunArgs) -> Result<u8> {
 }
 
 /// `glint` with no `--task`: the interactive app in this workspace.
-fn run_interactive(args: RunArgs) -> Result<u8> {
+fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
     if args.json || args.show_reasoning {
         bail!(
             "--json and --show-reasoning apply to headless runs; add --task \"...\" (the app shows reasoning with Ctrl-R)"
         );
     }
-    let workspace = open_workspace(args.cd.as_deref())?;
     // A malformed --model is a usage error, reported before the app starts.
     ModelSpec::parse(&args.model)?;
     let tools = Arc::new(ToolRegistry::builtin());

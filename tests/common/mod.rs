@@ -49,7 +49,12 @@ impl Sandbox {
 /// The glint binary, run in `workspace`.
 pub fn glint(workspace: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_glint"));
-    command.current_dir(workspace).env_remove("GLINT_MODEL");
+    // The developer's own ~/.config/glint/config.toml must not change what
+    // a test sees: point the user config at a directory that does not exist.
+    command
+        .current_dir(workspace)
+        .env_remove("GLINT_MODEL")
+        .env("XDG_CONFIG_HOME", workspace.join(".no-user-config"));
     command
 }
 
