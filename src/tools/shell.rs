@@ -5,11 +5,14 @@
 //! output of a failing build or test run to act on it. Only failures to run
 //! the command at all (bad `cwd`, no sandbox, bash missing) are errors.
 
+use std::ffi::OsString;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::support::process::{Ending, Finished, ShellCommand, run_shell, signal_name};
+use super::support::process::{
+    Ending, Finished, ShellCommand, killed_note, run_shell, signal_name,
+};
 use super::support::sandbox::Confinement;
 use super::{Tool, ToolContext, ToolError, ToolOutput, one_line};
 
@@ -19,9 +22,10 @@ pub const DEFAULT_TIMEOUT_S: u64 = 120;
 /// note, which costs the model less than a refused call.
 pub const MAX_TIMEOUT_S: u64 = 600;
 
-/// Set for every command, on top of the inherited environment, so that
-/// nothing waits on a pager or an interactive prompt and output is plain
-/// text. `GLINT=1` lets scripts notice they run under the agent.
+/// Set for every command, on top of the variables the user's environment
+/// policy passes from glint's own environment (glint's secrets never pass),
+/// so that nothing waits on a pager or an interactive prompt and output is
+/// plain text. `GLINT=1` lets scripts notice they run under the agent.
 const ENVIRONMENT: &[(&str, &str)] = &[
     ("GLINT", "1"),
     ("PAGER", "cat"),
@@ -46,9 +50,7 @@ impl Tool for Shell {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let invalid = |problem: String| {
-            ToolError::invalid(Self::NAME, problem)
-        };
+        let invalid = |problem: String| ToolError::invalid(Self::NAME, problem);
         if args.command.trim().is_empty() {
             return Err(invalid(
                 "`command` is empty; give a bash command such as `cargo test`".into(),
@@ -83,28 +85,39 @@ impl Tool for Shell {
                 path
             }
         };
+        let policy = &ctx.shell;
         let confinement =
-            Confinement::prepare(ctx.shell.sandbox, ctx.workspace.root()).map_err(ToolError::Failed)?;
+            Confinement::prepare(policy.sandbox, policy.network, ctx.workspace.root(), &cwd)
+                .map_err(ToolError::Failed)?;
         let sandboxed = confinement.is_some();
+        let mut env = policy.env.filter(std::env::vars_os());
+        env.retain(|(name, _)| !ENVIRONMENT.iter().any(|(n, _)| name == *n));
+        env.extend(
+            ENVIRONMENT
+                .iter()
+                .map(|(n, v)| (OsString::from(n), OsString::from(v))),
+        );
 
         let finished = run_shell(
             ShellCommand {
                 script: &args.command,
                 cwd: &cwd,
-                env: ENVIRONMENT,
+                env,
                 timeout: Duration::from_secs(timeout_s),
                 confinement,
+                allow_background: policy.allow_background,
             },
             &ctx.cancel,
         )
         .await
         .map_err(|e| {
-            let under = if sandboxed {
-                " under the Landlock sandbox"
+            ToolError::Failed(if sandboxed {
+                format!(
+                    "could not start `bash -c` in the sandbox: {e}; the user can start glint with `--sandbox off` to run commands unconfined"
+                )
             } else {
-                ""
-            };
-            ToolError::Failed(format!("could not start `bash -c`{under}: {e}"))
+                format!("could not start `bash -c`: {e}")
+            })
         })?;
         if finished.ending == Ending::Cancelled {
             return Err(ToolError::Cancelled);
@@ -130,7 +143,7 @@ fn report(command: &str, timeout_s: u64, finished: &Finished, notes: &[String]) 
         }
         Ending::TimedOut | Ending::Cancelled => (
             format!(
-                "Timed out after {timeout_s} s; the process group was killed. Pass a larger timeout_s (at most {MAX_TIMEOUT_S}) if the command needs longer."
+                "Timed out after {timeout_s} s; the command was killed with every process it started. Pass a larger timeout_s (at most {MAX_TIMEOUT_S}) if the command needs longer."
             ),
             format!("timed out after {timeout_s} s"),
         ),
@@ -138,6 +151,10 @@ fn report(command: &str, timeout_s: u64, finished: &Finished, notes: &[String]) 
     let mut content = format!("{status}\nWall time: {seconds:.1} s\n");
     for note in notes {
         content.push_str(note);
+        content.push('\n');
+    }
+    if let Some(note) = killed_note(&finished.killed) {
+        content.push_str(&note);
         content.push('\n');
     }
     if finished.pipe_left_open {

@@ -1,18 +1,26 @@
 //! Running a shell command for a tool: its own session, merged output, a
-//! deadline, and a kill that reaches every process it started.
+//! deadline, a chosen environment, and a kill that reaches every process it
+//! started.
 //!
 //! The command runs as `bash -c SCRIPT` in a new session (`setsid`), so it
 //! has no controlling terminal (nothing can stop to wait on one) and leads a
-//! new process group, which one `killpg` reaches whole: background jobs and
-//! grandchildren included. Standard error is the same pipe as standard
-//! output (`2>&1` done in the child), so the model sees both interleaved in
-//! the order they were written.
+//! new process group. Standard error is the same pipe as standard output
+//! (`2>&1` done in the child), so the model sees both interleaved in the
+//! order they were written. When the call ends (the shell exits, the
+//! deadline passes, the turn is cancelled or the call is dropped), every
+//! process the command started is killed, wherever it went
+//! ([`descendants`]), unless background processes are allowed.
 
-use std::collections::VecDeque;
+mod captured;
+mod descendants;
+mod reaper;
+
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt as _;
@@ -20,17 +28,9 @@ use tokio::process::ChildStdout;
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::Confinement;
+pub use captured::CapturedOutput;
+pub use descendants::{Proc, TAG_VARIABLE, killed_note};
 
-/// Lines kept from the start of the output.
-pub const HEAD_LINES: usize = 100;
-/// Lines kept from the end of the output.
-pub const TAIL_LINES: usize = 200;
-/// Bytes kept from the start of the output (whole lines).
-pub const HEAD_BYTES: usize = 16 * 1024;
-/// Bytes kept from the end of the output (whole lines).
-pub const TAIL_BYTES: usize = 32 * 1024;
-/// Bytes of one line shown before it is cut.
-pub const LINE_BYTES: usize = 2000;
 /// How long output is still read after the shell exits, for background
 /// processes that keep the pipe open.
 const DRAIN_GRACE: Duration = Duration::from_millis(300);
@@ -41,11 +41,14 @@ pub struct ShellCommand<'a> {
     /// The script for `bash -c`.
     pub script: &'a str,
     pub cwd: &'a Path,
-    /// Set on top of the inherited environment.
-    pub env: &'a [(&'a str, &'a str)],
+    /// The command's whole environment: glint's own is not inherited.
+    pub env: Vec<(OsString, OsString)>,
     pub timeout: Duration,
     /// Applied in the child before `exec`.
     pub confinement: Option<Confinement>,
+    /// Whether processes still running when the shell exits may live on
+    /// (on timeout or cancellation the process group is killed either way).
+    pub allow_background: bool,
 }
 
 /// How the command ended.
@@ -53,9 +56,9 @@ pub struct ShellCommand<'a> {
 pub enum Ending {
     Exited(i32),
     Signalled(i32),
-    /// The deadline passed; the process group was killed.
+    /// The deadline passed; the command's processes were killed.
     TimedOut,
-    /// The turn was cancelled; the process group was killed.
+    /// The turn was cancelled; the command's processes were killed.
     Cancelled,
 }
 
@@ -68,6 +71,20 @@ pub struct Finished {
     /// Some process (a background job) still held the output pipe when
     /// glint stopped reading; its later output is lost.
     pub pipe_left_open: bool,
+    /// Processes still running after the shell exited, killed at the end
+    /// of the call (empty when background processes are allowed).
+    pub killed: Vec<Proc>,
+}
+
+/// A marker unique to one call, as `NAME=value` for the environment.
+fn call_marker() -> (String, String) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let value = format!(
+        "{}-{}",
+        descendants::own_pid(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    (TAG_VARIABLE.to_string(), value)
 }
 
 /// Runs `command` to completion, to its deadline or until `cancel` fires.
@@ -76,19 +93,24 @@ pub async fn run_shell(
     command: ShellCommand<'_>,
     cancel: &CancellationToken,
 ) -> io::Result<Finished> {
+    reaper::init();
+    let (tag_name, tag_value) = call_marker();
+    let marker = format!("{tag_name}={tag_value}").into_bytes();
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg("-c")
         .arg(command.script)
         .current_dir(command.cwd)
-        .envs(command.env.iter().copied())
+        .env_clear()
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .env(&tag_name, &tag_value)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         // Replaced by a copy of stdout in `pre_exec`.
         .stderr(Stdio::null());
     let mut confinement = command.confinement;
     // SAFETY: the closure runs between fork and exec, so it only makes
-    // async-signal-safe system calls (dup2, setsid, prctl and the Landlock
-    // calls in `apply_in_child`); it allocates nothing and takes no locks.
+    // async-signal-safe system calls (dup2, setsid and the sandbox's calls
+    // in `apply_in_child`); it allocates nothing and takes no locks.
     unsafe {
         cmd.as_std_mut().pre_exec(move || {
             if libc::dup2(1, 2) == -1 {
@@ -107,13 +129,21 @@ pub async fn run_shell(
     let started = Instant::now();
     // `spawn` returns once `exec` succeeded, so `setsid` has run and the
     // child's pid is its process group id.
-    let mut child = cmd.spawn()?;
-    let Some(pgid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
+    let mut child = reaper::spawn_registered(
+        || cmd.spawn(),
+        |child| child.id().and_then(|id| libc::pid_t::try_from(id).ok()),
+    )?;
+    let Some(pid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
         return Err(io::Error::other(
             "the shell exited before it could be watched",
         ));
     };
-    let mut guard = GroupGuard { pgid, armed: true };
+    let mut guard = CallGuard {
+        pid,
+        marker: marker.clone(),
+        allow_background: command.allow_background,
+        armed: true,
+    };
     let mut pipe = child.stdout.take();
     let mut output = CapturedOutput::default();
     let mut buf = vec![0u8; 16 * 1024];
@@ -132,9 +162,14 @@ pub async fn run_shell(
             },
             status = child.wait() => {
                 let status = status?;
-                // The shell is gone; background jobs it left may live on,
-                // which is their business (nohup servers and the like).
-                guard.armed = false;
+                guard.disarm();
+                // Whatever the shell left running is killed first, so the
+                // pipe they hold closes and the drain ends at once.
+                let killed = if command.allow_background {
+                    Vec::new()
+                } else {
+                    kill_call(marker.clone(), pid, false).await
+                };
                 let pipe_left_open = !drain(&mut pipe, &mut buf, &mut output, DRAIN_GRACE).await;
                 output.finish();
                 let ending = match (status.code(), status.signal()) {
@@ -142,16 +177,22 @@ pub async fn run_shell(
                     (None, Some(signal)) => Ending::Signalled(signal),
                     (None, None) => Ending::Exited(-1),
                 };
-                return Ok(Finished { ending, output, elapsed: started.elapsed(), pipe_left_open });
+                return Ok(Finished { ending, output, elapsed: started.elapsed(), pipe_left_open, killed });
             }
         }
     };
 
-    // Timed out or cancelled: kill the whole group at once, reap the shell,
-    // then keep what the pipe still holds.
+    // Timed out or cancelled: kill everything (the shell too, while it is
+    // still unreaped so its pid is safe to use), reap the shell, then keep
+    // what the pipe still holds.
     let elapsed = started.elapsed();
-    guard.kill();
+    if command.allow_background {
+        guard.kill_group();
+    } else {
+        kill_call(marker, pid, true).await;
+    }
     let _ = child.wait().await;
+    guard.disarm();
     let pipe_left_open = !drain(&mut pipe, &mut buf, &mut output, DRAIN_GRACE).await;
     output.finish();
     Ok(Finished {
@@ -159,7 +200,19 @@ pub async fn run_shell(
         output,
         elapsed,
         pipe_left_open,
+        killed: Vec::new(),
     })
+}
+
+/// Kills the call's processes off the runtime and waits until they are
+/// dead; returns what it killed, the shell left out.
+async fn kill_call(marker: Vec<u8>, shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
+    let killed = tokio::task::spawn_blocking(move || {
+        descendants::kill_and_wait(&marker, shell, shell_unreaped)
+    })
+    .await
+    .unwrap_or_default();
+    killed.into_iter().filter(|p| p.pid != shell).collect()
 }
 
 /// Reads once from the pipe (pending forever when there is none, though
@@ -194,147 +247,50 @@ async fn drain(
     tokio::time::timeout(grace, read_all).await.is_ok()
 }
 
-/// Kills the process group when dropped while armed, so a tool future that
-/// is dropped mid-run (an abandoned turn) leaves no processes behind. The
-/// group id stays valid while the shell is unreaped, which is exactly while
-/// the guard is armed.
-struct GroupGuard {
-    pgid: libc::pid_t,
+/// Kills the call's processes when dropped while armed, so a tool future
+/// that is dropped mid-run (an abandoned turn) leaves no processes behind.
+/// The shell's pid (its process group id) stays valid while the shell is
+/// unreaped, which is exactly while the guard is armed.
+struct CallGuard {
+    pid: libc::pid_t,
+    marker: Vec<u8>,
+    allow_background: bool,
     armed: bool,
 }
 
-impl GroupGuard {
-    fn kill(&mut self) {
+impl CallGuard {
+    /// Kills the shell's process group (what a timeout did before glint
+    /// killed every descendant; kept where background jobs are allowed).
+    fn kill_group(&mut self) {
         if self.armed {
             // SAFETY: plain system call; an already-empty group gives ESRCH.
             unsafe {
-                libc::killpg(self.pgid, libc::SIGKILL);
+                libc::killpg(self.pid, libc::SIGKILL);
             }
+        }
+    }
+
+    /// The shell was reaped: its pid is no longer ours.
+    fn disarm(&mut self) {
+        if self.armed {
             self.armed = false;
+            reaper::shell_done(self.pid);
         }
     }
 }
 
-impl Drop for GroupGuard {
+impl Drop for CallGuard {
     fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The output of a command, kept as its first and last lines so that a
-/// command printing gigabytes uses bounded memory, with a count of the
-/// lines in between.
-#[derive(Debug, Default)]
-pub struct CapturedOutput {
-    head: Vec<String>,
-    head_bytes: usize,
-    tail: VecDeque<String>,
-    tail_bytes: usize,
-    /// The line being received: at most [`LINE_BYTES`] of it.
-    partial: Vec<u8>,
-    /// The full length of the line being received.
-    partial_len: usize,
-    omitted: usize,
-    total_lines: usize,
-    total_bytes: usize,
-}
-
-impl CapturedOutput {
-    /// Adds bytes as they arrive.
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.total_bytes += bytes.len();
-        let mut rest = bytes;
-        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
-            self.extend_partial(&rest[..newline]);
-            self.end_line();
-            rest = &rest[newline + 1..];
-        }
-        self.extend_partial(rest);
-    }
-
-    /// Ends the last line if it had no newline.
-    pub fn finish(&mut self) {
-        if self.partial_len > 0 {
-            self.end_line();
-        }
-    }
-
-    /// Lines received (including omitted ones).
-    pub fn total_lines(&self) -> usize {
-        self.total_lines
-    }
-
-    /// Bytes received.
-    pub fn total_bytes(&self) -> usize {
-        self.total_bytes
-    }
-
-    /// Lines dropped from the middle.
-    pub fn omitted_lines(&self) -> usize {
-        self.omitted
-    }
-
-    /// The kept lines, with `[... N lines omitted ...]` where lines were
-    /// dropped.
-    pub fn render(&self) -> String {
-        let mut out: Vec<String> = self.head.clone();
-        if self.omitted > 0 {
-            let lines = if self.omitted == 1 { "line" } else { "lines" };
-            out.push(format!(
-                "[... {} {lines} omitted; to see them, rerun with the output redirected to a file and use grep or read_file on it ...]",
-                self.omitted
-            ));
-        }
-        out.extend(self.tail.iter().cloned());
-        out.join("\n")
-    }
-
-    fn extend_partial(&mut self, bytes: &[u8]) {
-        let room = LINE_BYTES.saturating_sub(self.partial.len());
-        self.partial
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
-        self.partial_len += bytes.len();
-    }
-
-    fn end_line(&mut self) {
-        let line = shown_line(&self.partial, self.partial_len);
-        self.partial.clear();
-        self.partial_len = 0;
-        self.total_lines += 1;
-        if self.tail.is_empty()
-            && self.head.len() < HEAD_LINES
-            && self.head_bytes + line.len() <= HEAD_BYTES
-        {
-            self.head_bytes += line.len() + 1;
-            self.head.push(line);
+        if !self.armed {
             return;
         }
-        self.tail_bytes += line.len() + 1;
-        self.tail.push_back(line);
-        while self.tail.len() > TAIL_LINES || (self.tail_bytes > TAIL_BYTES && self.tail.len() > 1)
-        {
-            if let Some(dropped) = self.tail.pop_front() {
-                self.tail_bytes -= dropped.len() + 1;
-                self.omitted += 1;
-            }
+        self.kill_group();
+        if !self.allow_background {
+            // No waiting here: the processes die on their own and the
+            // reaper collects those reparented to glint.
+            descendants::kill_now(&self.marker, self.pid, true);
         }
-    }
-}
-
-/// A received line as text: invalid UTF-8 replaced, a trailing `\r`
-/// dropped, and a line longer than [`LINE_BYTES`] cut with a marker.
-fn shown_line(kept: &[u8], full_len: usize) -> String {
-    // Do not split a multi-byte character at the cut.
-    let end = match std::str::from_utf8(kept) {
-        Err(e) if full_len > kept.len() && e.error_len().is_none() => e.valid_up_to(),
-        _ => kept.len(),
-    };
-    let text = String::from_utf8_lossy(&kept[..end]);
-    let text = text.strip_suffix('\r').unwrap_or(&text);
-    if full_len > kept.len() {
-        format!("{text} [... {} more bytes in this line]", full_len - end)
-    } else {
-        text.to_string()
+        self.disarm();
     }
 }
 

@@ -1,0 +1,266 @@
+//! Finding and killing every process a shell call started, wherever it
+//! went: background jobs, `nohup`, `setsid` (a new session and process
+//! group, out of reach of `killpg`), double forks.
+//!
+//! glint is a child subreaper ([`super::reaper::init`]), so an orphaned
+//! process is reparented to glint rather than to init and stays a
+//! descendant of glint. Each call's processes carry a marker variable
+//! ([`TAG_VARIABLE`]) in their environment, inherited by everything they
+//! start; a call's processes are glint's descendants that carry its marker,
+//! or descend from one that does (or from the shell itself while it runs),
+//! so concurrent calls and glint's other children are never touched.
+//! `/proc` is the host's even inside the sandbox (there is no pid
+//! namespace), so this works under every sandbox policy.
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::reaper;
+
+/// The environment variable marking a call's processes.
+pub const TAG_VARIABLE: &str = "GLINT_SHELL_CALL";
+/// Scan-and-kill rounds before giving up on a process that keeps forking.
+const KILL_ROUNDS: usize = 50;
+/// How long to wait for killed processes to die (a process in
+/// uninterruptible sleep can take a while).
+const DEATH_WAIT: Duration = Duration::from_secs(5);
+
+/// A process as `/proc/PID/stat` describes it.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: libc::pid_t,
+    pub ppid: libc::pid_t,
+    pub session: libc::pid_t,
+    /// Start time in clock ticks since boot: with the pid, an identity
+    /// that survives pid reuse.
+    pub start: u64,
+    pub zombie: bool,
+    pub name: String,
+}
+
+/// Reads one process's stat line.
+pub fn read_stat(pid: libc::pid_t) -> Option<Proc> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let name = text.get(open + 1..close)?.to_string();
+    let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    let number = |i: usize| fields.get(i).and_then(|f| f.parse::<i64>().ok());
+    Some(Proc {
+        pid,
+        ppid: libc::pid_t::try_from(number(1)?).ok()?,
+        session: libc::pid_t::try_from(number(3)?).ok()?,
+        start: fields.get(19)?.parse().ok()?,
+        zombie: fields.first().is_some_and(|s| *s == "Z" || *s == "X"),
+        name,
+    })
+}
+
+/// Every process on the system, by pid.
+pub fn all_processes() -> HashMap<libc::pid_t, Proc> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter_map(|pid| Some((pid, read_stat(pid)?)))
+        .collect()
+}
+
+/// glint's own pid.
+pub fn own_pid() -> libc::pid_t {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Whether `pid`'s environment holds exactly `marker` (`NAME=value`), or,
+/// with `prefix`, a variable starting with it.
+pub fn environ_has(pid: libc::pid_t, marker: &[u8], prefix: bool) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    environ.split(|&b| b == 0).any(|var| {
+        if prefix {
+            var.starts_with(marker)
+        } else {
+            var == marker
+        }
+    })
+}
+
+/// The pids among `procs` that descend from glint (in parent order up to
+/// glint), each with its chain of ancestors below glint, itself first.
+pub fn descendant_chains(procs: &HashMap<libc::pid_t, Proc>) -> Vec<Vec<libc::pid_t>> {
+    let me = own_pid();
+    let mut chains = Vec::new();
+    for &pid in procs.keys() {
+        if pid == me {
+            continue;
+        }
+        let mut chain = vec![pid];
+        let mut current = pid;
+        let reached = loop {
+            let Some(parent) = procs.get(&current).map(|p| p.ppid) else {
+                break false;
+            };
+            if parent == me {
+                break true;
+            }
+            if parent <= 1 || chain.len() > 4096 {
+                break false;
+            }
+            chain.push(parent);
+            current = parent;
+        };
+        if reached {
+            chains.push(chain);
+        }
+    }
+    chains
+}
+
+/// The processes of the call marked `marker` (`NAME=value`) whose shell is
+/// `shell`: glint's descendants that carry the marker, are in the shell's
+/// session (the kernel never reuses a session's id while it has members), or
+/// descend from such a process or from the shell itself while it is
+/// unreaped (`shell_unreaped`).
+pub fn members(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
+    let procs = all_processes();
+    let mut tagged: HashMap<libc::pid_t, bool> = HashMap::new();
+    let mut found = Vec::new();
+    for chain in descendant_chains(&procs) {
+        let member = chain.iter().any(|&pid| {
+            (shell_unreaped && pid == shell)
+                || procs.get(&pid).is_some_and(|p| p.session == shell)
+                || *tagged
+                    .entry(pid)
+                    .or_insert_with(|| environ_has(pid, marker, false))
+        });
+        if member && let Some(p) = procs.get(&chain[0]) {
+            found.push(p.clone());
+        }
+    }
+    found
+}
+
+/// Sends SIGKILL to every live process of the call (repeating the scan
+/// until none is left, since they may fork meanwhile) and returns them with
+/// a pidfd for each where the kernel has pidfds.
+pub fn kill_now(
+    marker: &[u8],
+    shell: libc::pid_t,
+    shell_unreaped: bool,
+) -> (Vec<Proc>, Vec<OwnedFd>) {
+    let mut killed: Vec<Proc> = Vec::new();
+    let mut seen: HashSet<(libc::pid_t, u64)> = HashSet::new();
+    let mut fds = Vec::new();
+    for _ in 0..KILL_ROUNDS {
+        let live: Vec<Proc> = members(marker, shell, shell_unreaped)
+            .into_iter()
+            .filter(|p| !p.zombie && !seen.contains(&(p.pid, p.start)))
+            .collect();
+        if live.is_empty() {
+            break;
+        }
+        for p in live {
+            seen.insert((p.pid, p.start));
+            match pidfd_open(p.pid) {
+                Some(fd) => {
+                    // The pid may have been reused between the scan and
+                    // the open; the start time tells.
+                    if read_stat(p.pid).is_some_and(|now| now.start == p.start) {
+                        // SAFETY: a signal through a pidfd we own.
+                        unsafe {
+                            libc::syscall(
+                                libc::SYS_pidfd_send_signal,
+                                fd.as_raw_fd(),
+                                libc::SIGKILL,
+                                std::ptr::null::<libc::siginfo_t>(),
+                                0,
+                            );
+                        }
+                        fds.push(fd);
+                        killed.push(p);
+                    }
+                }
+                None => {
+                    // No pidfds (before Linux 5.3): a plain kill.
+                    // SAFETY: plain system call.
+                    unsafe { libc::kill(p.pid, libc::SIGKILL) };
+                    killed.push(p);
+                }
+            }
+        }
+    }
+    reaper::remember(killed.iter().map(|p| (p.pid, p.start)));
+    (killed, fds)
+}
+
+/// [`kill_now`], then waits until every killed process is dead (each
+/// pidfd becomes readable when its process exits) and lets the reaper
+/// collect those reparented to glint. Blocking: run it off the runtime.
+pub fn kill_and_wait(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
+    let (killed, fds) = kill_now(marker, shell, shell_unreaped);
+    let deadline = Instant::now() + DEATH_WAIT;
+    let mut pending: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    while !pending.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let timeout = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: polls the array we own.
+        let n = unsafe { libc::poll(pending.as_mut_ptr(), pending.len() as libc::nfds_t, timeout) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+        pending.retain(|p| p.revents == 0);
+    }
+    drop(fds);
+    reaper::poke();
+    killed
+}
+
+/// A pidfd for `pid`, or `None` where the process is gone or the kernel
+/// has no pidfds.
+fn pidfd_open(pid: libc::pid_t) -> Option<OwnedFd> {
+    // SAFETY: plain system call; a non-negative result is a new fd we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = libc::c_int::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the fd was just opened and is owned by nobody else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The note for the tool result listing what was killed, or `None`.
+pub fn killed_note(killed: &[Proc]) -> Option<String> {
+    const SHOWN: usize = 8;
+    if killed.is_empty() {
+        return None;
+    }
+    let mut list: Vec<String> = killed
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("{} (pid {})", p.name, p.pid))
+        .collect();
+    if killed.len() > SHOWN {
+        list.push(format!("and {} more", killed.len() - SHOWN));
+    }
+    let processes = if killed.len() == 1 {
+        "process"
+    } else {
+        "processes"
+    };
+    Some(format!(
+        "Note: killed {} background {processes} left running: {}. Background jobs do not outlive a call: start a server and use it within one command.",
+        killed.len(),
+        list.join(", ")
+    ))
+}
