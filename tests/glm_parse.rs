@@ -239,6 +239,74 @@ fn string_values_are_kept_exactly() {
     );
 }
 
+/// A value may contain `</arg_value>` itself (code that handles GLM's
+/// format, say): only an `</arg_value>` followed, after optional
+/// whitespace, by `<arg_key>` or `</tool_call>` ends it.
+#[test]
+fn a_value_may_contain_the_closing_tag() {
+    let old = "let end = \"</arg_value>\";\n";
+    let new = "x</arg_value>\n  y <arg_key>k</arg_key></tool_call> z</arg_value>";
+    let raw = format!(
+        "</think>Edit.<tool_call>edit_file<arg_key>path</arg_key><arg_value>src/p.rs</arg_value>\n<arg_key>old_string</arg_key><arg_value>{old}</arg_value><arg_key>new_string</arg_key><arg_value>{new}</arg_value>\n</tool_call><|observation|>"
+    );
+    let parsed = assert_chunk_invariant(&raw, true);
+    assert_eq!(
+        parsed,
+        turn(
+            "",
+            "Edit.",
+            vec![call(
+                "edit_file",
+                json!({"path": "src/p.rs", "old_string": old, "new_string": new})
+            )]
+        )
+    );
+}
+
+/// The tag at the very end of a value, and a value that is nothing but the
+/// tag, with whitespace before the next `<arg_key>` and before a stop.
+#[test]
+fn a_value_may_end_with_the_closing_tag() {
+    let raw = "<tool_call>shell<arg_key>command</arg_key><arg_value>echo '</arg_value>'</arg_value> \n <arg_key>note</arg_key><arg_value></arg_value></arg_value></tool_call>";
+    let parsed = assert_chunk_invariant(raw, false);
+    assert_eq!(
+        parsed.tool_calls,
+        vec![call(
+            "shell",
+            json!({"command": "echo '</arg_value>'", "note": "</arg_value>"})
+        )]
+    );
+}
+
+/// A streaming parser must not decide on `</arg_value>` before it sees what
+/// follows: the value stays open while only whitespace or a tag prefix came.
+#[test]
+fn the_closing_tag_is_held_until_what_follows_decides() {
+    let mut parser = StreamParser::new(&tools(), false);
+    let mut events =
+        parser.feed("<tool_call>shell<arg_key>command</arg_key><arg_value>a</arg_value>");
+    events.extend(parser.feed(" \n"));
+    events.extend(parser.feed("<arg_"));
+    events.extend(parser.feed("valuable"));
+    events.extend(parser.feed("</arg_value></tool_call>"));
+    events.extend(parser.finish());
+    assert_eq!(
+        merge(events),
+        vec![ParseEvent::ToolCall(call(
+            "shell",
+            json!({"command": "a</arg_value> \n<arg_valuable"})
+        ))]
+    );
+}
+
+/// An unclosed call whose value holds the tag is still text, whole.
+#[test]
+fn an_unclosed_call_with_the_tag_inside_is_text() {
+    let raw = "Hi <tool_call>shell<arg_key>command</arg_key><arg_value>a</arg_value> b</arg_value>";
+    let parsed = assert_chunk_invariant(raw, false);
+    assert_eq!(parsed, turn("", raw, vec![]));
+}
+
 #[test]
 fn zero_argument_and_several_calls() {
     let raw = "Two calls.<tool_call>list_files</tool_call>\n\n<tool_call>\nread_file\n<arg_key>path</arg_key><arg_value>a</arg_value></tool_call>  then <tool_call>shell</tool_call> done \n";
@@ -551,6 +619,31 @@ fn free_text() -> impl Strategy<Value = String> {
     .prop_map(|p| p.concat())
 }
 
+/// A string argument's value: free text plus GLM's own tags, including
+/// `</arg_value>` (never followed by `<arg_key>` or `</tool_call>`, the one
+/// case the format cannot tell from the value's end).
+fn value_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            free_text(),
+            prop::sample::select(
+                &[
+                    "</arg_value>;",
+                    "</arg_value> x",
+                    "</arg_value",
+                    "<arg_key>k</arg_key>",
+                    "<arg_value>",
+                    "</tool_call>",
+                    "<tool_call>",
+                ][..]
+            )
+            .prop_map(str::to_string),
+        ],
+        0..4,
+    )
+    .prop_map(|p| p.concat())
+}
+
 /// An assistant message and the turn its render must parse back to.
 fn assistant_turn() -> impl Strategy<Value = (Message, ParsedTurn)> {
     let read = (free_text(), prop::option::of(any::<i64>())).prop_map(|(path, limit)| {
@@ -561,7 +654,7 @@ fn assistant_turn() -> impl Strategy<Value = (Message, ParsedTurn)> {
         }
         ("read_file", args)
     });
-    let edit = (free_text(), free_text(), prop::bool::ANY).prop_map(|(old, new, all)| {
+    let edit = (value_text(), value_text(), prop::bool::ANY).prop_map(|(old, new, all)| {
         let mut args = Map::new();
         args.insert("old_string".into(), Value::String(old));
         args.insert("new_string".into(), Value::String(new));
@@ -569,7 +662,7 @@ fn assistant_turn() -> impl Strategy<Value = (Message, ParsedTurn)> {
         ("edit_file", args)
     });
     let shell = (
-        free_text(),
+        value_text(),
         prop::collection::vec(any::<i32>(), 0..3),
         free_text(),
     )

@@ -6,6 +6,12 @@
 //! time proportional to its length, and text is emitted as soon as it cannot
 //! be the start of a tag. Decisions depend only on the text, never on where
 //! the chunks were cut, so any chunking yields the same merged events.
+//!
+//! A string value is written raw, so it may contain `</arg_value>` itself:
+//! only an `</arg_value>` followed (after optional whitespace) by
+//! `<arg_key>`, `</tool_call>`, a stop token or the end of output ends a
+//! value. The buffer holds such a tag and what follows it until that
+//! decides.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -229,6 +235,23 @@ impl StreamParser {
             }
             let tags = self.tags();
             if let Some((pos, tag)) = find_earliest(&self.pending, tags) {
+                if tag == VALUE_CLOSE {
+                    match value_close_ends_value(&self.pending[pos + tag.len()..], at_end) {
+                        Some(true) => {}
+                        Some(false) => {
+                            // A literal `</arg_value>` inside the value.
+                            let text = self.take_front(pos + tag.len());
+                            self.content(&text, out);
+                            continue;
+                        }
+                        None => {
+                            // Undecided: hold the tag and what follows it.
+                            let before = self.take_front(pos);
+                            self.content(&before, out);
+                            return;
+                        }
+                    }
+                }
                 let before = self.take_front(pos);
                 self.content(&before, out);
                 self.take_front(tag.len());
@@ -442,6 +465,26 @@ fn emit(out: &mut Vec<ParseEvent>, text: String, reasoning: bool) {
         (_, true) => out.push(ParseEvent::ReasoningDelta(text)),
         (_, false) => out.push(ParseEvent::TextDelta(text)),
     }
+}
+
+/// Whether a `</arg_value>` followed by `rest` closes the value: it does
+/// when, after optional whitespace, `<arg_key>`, `</tool_call>` or a stop
+/// token follows (or the output ends); any other text means the tag was part
+/// of the value. `None` while `rest` cannot tell yet (whitespace only, or a
+/// prefix of one of those tags, and more output may come).
+fn value_close_ends_value(rest: &str, at_end: bool) -> Option<bool> {
+    let rest = rest.trim_start_matches(is_py_space);
+    const FOLLOWERS: [&str; 5] = [KEY_OPEN, CALL_CLOSE, STOP_0, STOP_1, STOP_2];
+    if FOLLOWERS.iter().any(|tag| rest.starts_with(tag)) {
+        return Some(true);
+    }
+    if at_end {
+        return Some(rest.is_empty() || FOLLOWERS.iter().any(|tag| tag.starts_with(rest)));
+    }
+    if FOLLOWERS.iter().any(|tag| tag.starts_with(rest)) {
+        return None;
+    }
+    Some(false)
 }
 
 /// The first tag occurring in `text`, with its byte position.
