@@ -148,6 +148,13 @@ impl Screen {
     }
 }
 
+/// The status line of a screen's text.
+fn status_row(text: &str) -> &str {
+    text.lines()
+        .find(|row| row.starts_with("script:tui_answer.json ·"))
+        .unwrap_or_else(|| panic!("no status line in\n{text}"))
+}
+
 fn chunks(text: &str, size: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     chars.chunks(size).map(|c| c.iter().collect()).collect()
@@ -264,7 +271,15 @@ fn reasoning_while_it_streams() {
     });
     screen.stream(REASONING, "", 5);
     screen.draw();
-    insta::assert_snapshot!("reasoning_streaming", screen.text());
+    // The folded row is sized for the head it is drawn with: nothing of it,
+    // least of all its closing parenthesis, falls off the edge.
+    let text = screen.text();
+    let row = text
+        .lines()
+        .find(|row| row.starts_with("▸ thinking: "))
+        .unwrap_or_else(|| panic!("no folded reasoning row in\n{text}"));
+    assert!(row.ends_with("(23 words, Ctrl-R shows)"), "{row:?}");
+    insta::assert_snapshot!("reasoning_streaming", text);
 }
 
 fn tool_events(screen: &mut Screen) {
@@ -336,6 +351,12 @@ fn tool_entries() {
 fn a_running_tool_call_shows_in_the_live_area() {
     let mut screen = Screen::ready(80, 16);
     screen.send("check");
+    screen.event(Event::RunStarted {
+        model: "script".into(),
+        workspace: "/w".into(),
+        task: "check".into(),
+        max_turns: 50,
+    });
     screen.event(Event::TurnStarted { turn: 1 });
     screen.event(Event::ToolCallStarted {
         turn: 1,
@@ -344,7 +365,26 @@ fn a_running_tool_call_shows_in_the_live_area() {
         arguments: arguments(json!({"command": "cargo build"})),
     });
     screen.draw();
-    insta::assert_snapshot!("tool_running", screen.text());
+    // The status line says what the engine waits for.
+    let text = screen.text();
+    let status = status_row(&text);
+    assert!(
+        status.contains("running shell") && !status.contains("ready"),
+        "{status:?}"
+    );
+    insta::assert_snapshot!("tool_running", text);
+    screen.event(Event::ToolCallFinished {
+        turn: 1,
+        id: "call_1".into(),
+        name: "shell".into(),
+        ok: true,
+        summary: "exit 0".into(),
+        output: String::new(),
+    });
+    screen.draw();
+    let text = screen.text();
+    let status = status_row(&text);
+    assert!(!status.contains("running shell"), "{status:?}");
 }
 
 #[test]
@@ -359,7 +399,15 @@ fn forty_column_terminal() {
     });
     screen.stream(REASONING, ANSWER, 3);
     screen.finish_run(99);
-    insta::assert_snapshot!("forty_columns", screen.text());
+    // The message was sent before the first frame: it is laid out for the
+    // terminal's 40 columns, not cut at the 80 the app assumed until then.
+    let text = screen.text();
+    assert!(
+        text.contains("› where is the parser? explain it in a")
+            && text.contains("few words please"),
+        "{text}"
+    );
+    insta::assert_snapshot!("forty_columns", text);
 }
 
 #[test]

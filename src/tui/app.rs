@@ -53,6 +53,14 @@ enum Block {
     Other,
 }
 
+/// A piece of scrollback not yet inserted.
+enum Queued {
+    /// Rows already laid out (streamed text, a gap between blocks).
+    Rows(Vec<Line<'static>>),
+    /// `entries[index]`, to render at insertion time.
+    Entry { index: usize, detail: Detail },
+}
+
 /// The interactive app's whole state.
 pub struct App {
     pub(super) theme: Theme,
@@ -62,8 +70,10 @@ pub struct App {
     pub(super) composer: Composer,
     /// Every finished entry, for the transcript pager.
     pub(super) entries: Vec<Entry>,
-    /// Rendered rows waiting to go into the terminal's scrollback.
-    pub(super) scrollback: Vec<Line<'static>>,
+    /// What waits to go into the terminal's scrollback. Entries are
+    /// rendered when they are taken, at the width of the frame that draws
+    /// them (the terminal's width is only known from the first draw on).
+    scrollback: Vec<Queued>,
     last_block: Option<Block>,
     pub(super) turn: Option<LiveTurn>,
     /// A run (one user message's turns) is in progress.
@@ -137,15 +147,24 @@ impl App {
     /// Adds a finished entry: to the transcript, and rendered to scrollback.
     pub fn push_entry(&mut self, entry: Entry) {
         let detail = Detail::compact(self.show_reasoning);
-        let rows = entry.render(self.width, &self.theme, detail);
         let block = match entry {
             Entry::Tool(_) => Block::Tool,
             _ => Block::Other,
         };
         self.begin_block(block);
-        self.scrollback.extend(rows);
+        self.scrollback.push(Queued::Entry {
+            index: self.entries.len(),
+            detail,
+        });
         self.entries.push(entry);
         self.dirty = true;
+    }
+
+    fn push_rows(&mut self, rows: Vec<Line<'static>>) {
+        match self.scrollback.last_mut() {
+            Some(Queued::Rows(last)) => last.extend(rows),
+            _ => self.scrollback.push(Queued::Rows(rows)),
+        }
     }
 
     fn begin_block(&mut self, block: Block) {
@@ -155,7 +174,7 @@ impl App {
             Some(Block::Other) => true,
         };
         if gap {
-            self.scrollback.push(Line::default());
+            self.push_rows(vec![Line::default()]);
         }
         self.last_block = Some(block);
     }
@@ -179,12 +198,24 @@ impl App {
         if first {
             self.begin_block(Block::Other);
         }
-        self.scrollback.extend(rows);
+        self.push_rows(rows);
     }
 
-    /// The rows to insert above the live area now.
+    /// The rows to insert above the live area now, entries rendered at the
+    /// width the last [`App::prepare_frame`] gave.
     pub fn take_scrollback(&mut self) -> Vec<Line<'static>> {
-        std::mem::take(&mut self.scrollback)
+        let mut rows = Vec::new();
+        for queued in std::mem::take(&mut self.scrollback) {
+            match queued {
+                Queued::Rows(lines) => rows.extend(lines),
+                Queued::Entry { index, detail } => {
+                    if let Some(entry) = self.entries.get(index) {
+                        rows.extend(entry.render(self.width, &self.theme, detail));
+                    }
+                }
+            }
+        }
+        rows
     }
 
     /// Marks a frame drawn.
@@ -280,6 +311,7 @@ impl App {
                 self.finish_text();
                 let target = key_argument(&arguments);
                 let turn = self.turn.get_or_insert_with(|| LiveTurn::new(now));
+                self.status.running_tool = Some(name.clone());
                 turn.running_tool = Some((name, target));
             }
             Event::ToolCallFinished {
@@ -294,6 +326,7 @@ impl App {
                     .as_mut()
                     .and_then(|turn| turn.running_tool.take())
                     .and_then(|(_, target)| target);
+                self.status.running_tool = None;
                 self.push_entry(Entry::Tool(ToolEntry {
                     name,
                     target,
@@ -374,7 +407,7 @@ impl App {
         if !started {
             self.begin_block(Block::Other);
         }
-        self.scrollback.extend(rows);
+        self.push_rows(rows);
         self.entries.push(Entry::Assistant(source));
     }
 
@@ -382,11 +415,13 @@ impl App {
         self.commit_reasoning();
         self.finish_text();
         self.turn = None;
+        self.status.running_tool = None;
     }
 
     /// Drops everything of the conversation the app holds (after `/new`).
     pub(super) fn reset_conversation(&mut self) {
         self.turn = None;
+        self.status.running_tool = None;
         self.running = false;
         self.queued.clear();
         self.status.context_used = None;

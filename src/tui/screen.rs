@@ -12,7 +12,7 @@ use ratatui::{Frame, Terminal};
 
 use super::app::App;
 use super::status::EngineState;
-use super::transcript::reasoning_summary;
+use super::transcript::reasoning_summary_with;
 use super::wrap::{wrap_text, wrap_with_prefix};
 use crate::tools::one_line;
 
@@ -123,11 +123,12 @@ impl App {
                         ));
                     }
                 } else {
-                    let mut summary = reasoning_summary(&turn.reasoning, width, theme);
-                    if let Some(head) = summary.spans.first_mut() {
-                        head.content = "▸ thinking: ".into();
-                    }
-                    lines.push(summary);
+                    lines.push(reasoning_summary_with(
+                        "▸ thinking: ",
+                        &turn.reasoning,
+                        width,
+                        theme,
+                    ));
                 }
             }
             lines.extend(turn.pending(width, theme));

@@ -40,6 +40,9 @@ pub struct StatusLine {
     pub context_window: Option<u64>,
     /// Tokens the current (or last) turn generated.
     pub turn_tokens: Option<u64>,
+    /// The tool call running now: while it runs, the engine waits for it,
+    /// and the status says so instead of "ready" or "generating".
+    pub running_tool: Option<String>,
     pub sandbox: SandboxPolicy,
     pub git_branch: Option<String>,
 }
@@ -55,6 +58,7 @@ impl StatusLine {
             context_used: None,
             context_window: None,
             turn_tokens: None,
+            running_tool: None,
             sandbox,
             git_branch: None,
         }
@@ -63,7 +67,12 @@ impl StatusLine {
     /// The segments in order of importance: on a narrow terminal the last
     /// ones are dropped first.
     fn segments(&self, theme: &Theme) -> Vec<Span<'static>> {
+        let tool = self.running_tool.as_deref();
         let engine = match &self.engine {
+            EngineState::Ready | EngineState::Generating { .. } if tool.is_some() => Span::styled(
+                format!("running {}", tool.unwrap_or_default()),
+                theme.accent,
+            ),
             EngineState::Loading {
                 percent: Some(p), ..
             } => Span::styled(format!("loading {p}%"), theme.warning),

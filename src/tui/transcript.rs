@@ -6,6 +6,7 @@
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use serde_json::{Map, Value};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::markdown::render_markdown;
 use super::theme::Theme;
@@ -112,12 +113,22 @@ fn render_user(text: &str, width: u16, theme: &Theme) -> Vec<Line<'static>> {
 
 /// One row: the first words of the reasoning and its length.
 pub fn reasoning_summary(text: &str, width: u16, theme: &Theme) -> Line<'static> {
+    reasoning_summary_with("▸ thought: ", text, width, theme)
+}
+
+/// [`reasoning_summary`] headed by `head` ("▸ thinking: " while it streams),
+/// the row sized for that head.
+pub fn reasoning_summary_with(
+    head: &'static str,
+    text: &str,
+    width: u16,
+    theme: &Theme,
+) -> Line<'static> {
     let words = text.split_whitespace().count();
     let tail = format!(" ({words} words, Ctrl-R shows)");
-    let head = "▸ thought: ";
     // One column more for the ellipsis a cut line ends with.
-    let room = usize::from(width).saturating_sub(head.chars().count() + tail.chars().count() + 1);
-    let first = one_line(text.trim(), room.max(1));
+    let room = usize::from(width).saturating_sub(head.width() + tail.width() + 1);
+    let first = first_line_within(text.trim(), room.max(1));
     let style = theme.dim.add_modifier(Modifier::ITALIC);
     Line::from(vec![
         Span::styled(head, style),
@@ -208,4 +219,26 @@ pub fn key_argument(arguments: &Map<String, Value>) -> Option<String> {
         .find_map(|key| arguments.get(*key).and_then(Value::as_str))
         .or_else(|| arguments.values().find_map(Value::as_str))
         .map(|value| one_line(value, 80))
+}
+
+/// The first line of `text`, cut to at most `columns` display columns (plus
+/// an ellipsis when cut), so wide characters cannot push a row past its
+/// width.
+fn first_line_within(text: &str, columns: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.width() <= columns {
+        return line.to_string();
+    }
+    let mut used = 0;
+    let mut cut = String::new();
+    for ch in line.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w > columns {
+            break;
+        }
+        used += w;
+        cut.push(ch);
+    }
+    cut.push('…');
+    cut
 }
