@@ -320,3 +320,41 @@ async fn a_hub_download_reports_bytes_done_of_the_hubs_total() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("cannot load owner/tiny-model"), "{err}");
 }
+
+/// A damaged `.gguf` is refused before mistralrs sees it, in one line that
+/// names the file and says what to do (mistralrs itself only says "Critical
+/// failure loading model part 0!").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_gguf_is_named_in_one_line() {
+    let fixture = smollm2();
+    // The real file passes the check: its header and every tensor's data.
+    glint::engine::local::check_gguf(&fixture).expect("the fixture is a whole GGUF file");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes = std::fs::read(&fixture).expect("fixture read");
+    let cases: [(&str, Vec<u8>); 3] = [
+        // An interrupted download: the header and part of the data.
+        ("truncated.gguf", bytes[..bytes.len() / 2].to_vec()),
+        // Not a GGUF file at all.
+        (
+            "html.gguf",
+            b"<!DOCTYPE html><html>rate limited</html>".to_vec(),
+        ),
+        // Cut inside the metadata.
+        ("header.gguf", bytes[..4096].to_vec()),
+    ];
+    for (name, content) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).expect("written");
+        let options = greedy(&path.display().to_string(), 4);
+        let error = match LocalEngine::load(&options, Arc::new(|_| {})).await {
+            Ok(_) => panic!("{name} loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(error.contains("corrupt or incomplete"), "{error}");
+        assert!(error.contains("sha256"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+        assert!(!error.contains("Critical failure"), "{error}");
+    }
+}

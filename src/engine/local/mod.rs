@@ -7,6 +7,7 @@
 //! prompt would otherwise only close the response channel).
 
 mod download;
+mod gguf;
 mod memory;
 mod options;
 pub mod prefill;
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
+pub use gguf::check_gguf;
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
 pub use request::StepHook;
 use request::{Continuation, RequestSettings};
@@ -74,6 +76,10 @@ impl LocalEngine {
         report("resolving", format!("resolving {}", options.model), None);
         let source = ModelSource::parse(&options.model).map_err(backend)?;
         source.check_offline_cache().map_err(backend)?;
+        if let ModelSource::Gguf(path) = &source {
+            // mistralrs would only say "Critical failure loading model part 0!".
+            check_gguf(path).map_err(EngineError::Backend)?;
+        }
         let device = options.device.resolve().map_err(EngineError::Backend)?;
         let on_cpu = device.is_cpu();
         let config = source.config().map_err(backend)?;
@@ -283,6 +289,16 @@ fn backend(error: SourceError) -> EngineError {
 /// A one-line load error that says what to do.
 fn load_error(name: &str, source: &ModelSource, detail: &str) -> String {
     let detail = detail.lines().next().unwrap_or_default();
+    if detail.contains("Critical failure loading model part") {
+        // mistralrs's words for a weight file it could not read.
+        let what = match source {
+            ModelSource::Gguf(path) => path.display().to_string(),
+            _ => format!("a weight file of {name}"),
+        };
+        return format!(
+            "cannot load {name}: {what} is corrupt or incomplete (mistralrs: {detail}); download it again and compare its sha256 with the one its publisher lists"
+        );
+    }
     match source {
         ModelSource::Hub(id) => format!(
             "cannot load {id} from Hugging Face ({detail}); when offline, pre-download it with `huggingface-cli download {id}` on a connected machine and copy the cache, or pass a local directory"
