@@ -54,8 +54,11 @@ fn stream_response(body: String) -> ResponseTemplate {
 fn config(base: &str, provider: Provider) -> HttpConfig {
     let mut config = HttpConfig::new(provider, base, "test-model");
     config.api_key = Some(KEY.into());
-    config.request_timeout = Duration::from_secs(5);
-    config.idle_timeout = Duration::from_secs(5);
+    // Generous: a loaded 2-core CI machine must never turn a healthy
+    // exchange into a timeout. The timeout tests set their own, short ones
+    // against servers that stall far longer.
+    config.request_timeout = Duration::from_secs(30);
+    config.idle_timeout = Duration::from_secs(30);
     config.max_retries = 3;
     config.retry_base_delay = Duration::from_millis(10);
     config
@@ -619,7 +622,7 @@ async fn agent_sends_streamed_reasoning_details_back_in_the_next_turn() {
     handle.submit("What files are here?");
     let mut finished = None;
     while finished.is_none() {
-        let event = tokio::time::timeout(Duration::from_secs(10), handle.next_event())
+        let event = tokio::time::timeout(Duration::from_secs(120), handle.next_event())
             .await
             .expect("the run finishes")
             .expect("the core is alive");
@@ -705,8 +708,10 @@ async fn rate_limit_is_retried_after_the_servers_delay() {
     assert_eq!(error, None);
     assert_eq!(events, [ModelEvent::TextDelta("ok".into())]);
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    // It waited the server's second (not the 10 ms base delay), and not
+    // some much longer backoff of its own.
     assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
 }
 
 #[tokio::test]
@@ -862,7 +867,7 @@ async fn error_inside_the_stream_is_reported() {
 async fn slow_first_byte_is_a_request_timeout() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(stream_response(sse(&[finish("stop")])).set_delay(Duration::from_secs(3)))
+        .respond_with(stream_response(sse(&[finish("stop")])).set_delay(Duration::from_secs(30)))
         .mount(&server)
         .await;
     let mut cfg = config(&base(&server), Provider::OpenAi);
@@ -872,13 +877,21 @@ async fn slow_first_byte_is_a_request_timeout() {
     let error = turn_error(cfg).await;
     assert!(error.contains("request timeout"), "{error}");
     assert!(error.contains("giving up after 2 attempts"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Two 0.3 s timeouts, far short of the server's 30 s delay.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn a_stalled_stream_is_an_idle_timeout_and_not_retried() {
     let first = format!("data: {}\n\n", chunk(json!({"content": "Hel"})));
-    let base = raw_server(vec![first.into_bytes(), Vec::new()], Duration::from_secs(3));
+    let base = raw_server(
+        vec![first.into_bytes(), Vec::new()],
+        Duration::from_secs(30),
+    );
     let mut cfg = config(&base, Provider::OpenAi);
     cfg.idle_timeout = Duration::from_millis(300);
     let started = Instant::now();
@@ -887,7 +900,12 @@ async fn a_stalled_stream_is_an_idle_timeout_and_not_retried() {
     assert_eq!(events, [ModelEvent::TextDelta("Hel".into())]);
     assert!(error.contains("stream idle timeout"), "{error}");
     assert!(error.contains("not retried"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // A 0.3 s idle timeout, far short of the server's 30 s pause.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
@@ -17,11 +17,37 @@ const WAIT: Duration = Duration::from_secs(30);
 
 type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
+/// Set by the reader once the pty reports end of output (every holder of
+/// the terminal's slave side, glint included, has closed it).
+#[derive(Default)]
+struct Drained {
+    done: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Drained {
+    fn set(&self) {
+        *self.done.lock().unwrap() = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits up to `limit` for the end of output; whether it came.
+    fn wait(&self, limit: Duration) -> bool {
+        let done = self.done.lock().unwrap();
+        let (done, _) = self
+            .changed
+            .wait_timeout_while(done, limit, |done| !*done)
+            .unwrap();
+        *done
+    }
+}
+
 /// A running glint in a pty, with everything it wrote so far.
 struct Pty {
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
     writer: SharedWriter,
+    drained: Arc<Drained>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
     master: Box<dyn portable_pty::MasterPty + Send>,
 }
@@ -55,11 +81,19 @@ impl Pty {
             1000,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        spawn_reader(reader, parser.clone(), raw.clone(), writer.clone());
+        let drained = Arc::new(Drained::default());
+        spawn_reader(
+            reader,
+            parser.clone(),
+            raw.clone(),
+            writer.clone(),
+            drained.clone(),
+        );
         Pty {
             parser,
             raw,
             writer,
+            drained,
             child,
             master: pair.master,
         }
@@ -118,8 +152,13 @@ impl Pty {
         let start = Instant::now();
         while start.elapsed() < WAIT {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader drain the last bytes.
-                std::thread::sleep(Duration::from_millis(200));
+                // Everything glint wrote is read once the pty reports the
+                // end of output: wait for that, not for a guessed while.
+                assert!(
+                    self.drained.wait(WAIT),
+                    "glint exited but its terminal output never ended; the screen:\n{}",
+                    self.screen()
+                );
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -152,6 +191,7 @@ fn spawn_reader(
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
     writer: SharedWriter,
+    drained: Arc<Drained>,
 ) {
     std::thread::spawn(move || {
         const QUERY: &[u8] = b"\x1b[6n";
@@ -191,6 +231,8 @@ fn spawn_reader(
                 }
             }
         }
+        parser.lock().unwrap().process(&pending);
+        drained.set();
     });
 }
 
