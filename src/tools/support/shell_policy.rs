@@ -10,7 +10,8 @@ use super::sandbox::SandboxPolicy;
 
 /// How shell commands run. Built by the front ends from the command line and
 /// the config files; carried to the tool in [`crate::tools::ToolContext`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The default: sandboxed, no network, secrets withheld, no background jobs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShellPolicy {
     /// How commands are confined on the filesystem.
     pub sandbox: SandboxPolicy,
@@ -22,17 +23,6 @@ pub struct ShellPolicy {
     /// Whether processes a command leaves running in the background survive
     /// the call (otherwise they are killed when it ends).
     pub allow_background: bool,
-}
-
-impl Default for ShellPolicy {
-    fn default() -> Self {
-        ShellPolicy {
-            sandbox: SandboxPolicy::default(),
-            network: false,
-            env: EnvPolicy::default(),
-            allow_background: false,
-        }
-    }
 }
 
 impl ShellPolicy {
