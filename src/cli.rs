@@ -90,8 +90,9 @@ pub struct RunArgs {
     pub no_thinking: bool,
 
     /// How shell commands are confined: workspace-write lets them write only
-    /// inside the workspace and temporary directories (Linux Landlock); off
-    /// runs them unconfined.
+    /// inside the workspace and temporary directories, without network
+    /// unless --network on (Linux namespaces, plus Landlock where present);
+    /// off runs them unconfined.
     #[arg(long, value_enum, default_value_t = SandboxMode::WorkspaceWrite)]
     pub sandbox: SandboxMode,
 
