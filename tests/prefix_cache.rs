@@ -2,9 +2,13 @@
 //! checkpoint in F32): a turn served from the cache equals a cold prefill and
 //! prefills only its new tokens; a failing or stalled request ends as an
 //! error and frees its sequence, as does a cancelled one.
+//!
+//! Nothing here decides by sleeping: a freed sequence is proven freed by
+//! running another request to its end (a sequence the engine still held
+//! would advance alongside it), and every wait has a generous bound.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -12,7 +16,7 @@ use glint::conversation::Message;
 use glint::dev::cache_check::{self, CacheCheckOptions, TurnReport};
 use glint::dev::tiny_glm::{self, WeightType};
 use glint::engine::local::prefill::PrefillLog;
-use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine};
+use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, StepHook};
 use glint::engine::{
     GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, StallLimits,
     TurnRequest,
@@ -133,6 +137,132 @@ async fn smollm2_cached_turns_equal_cold_prefills() {
     check_session(common::smollm2().display().to_string(), 4, false).await;
 }
 
+/// Largest |Δ| between two logit rows; a row that is empty, of another
+/// length or not finite is no evidence and fails the test (a fold over
+/// empty rows would say 0.0: "identical").
+fn max_abs_logit_diff(warm: &[f32], cold: &[f32]) -> f32 {
+    assert!(
+        !warm.is_empty() && warm.len() == cold.len(),
+        "logit rows of {} and {} values cannot be compared",
+        warm.len(),
+        cold.len()
+    );
+    let diff = warm
+        .iter()
+        .zip(cold)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(diff.is_finite(), "logits are not finite");
+    diff
+}
+
+#[test]
+#[should_panic(expected = "cannot be compared")]
+fn empty_logit_rows_are_no_evidence() {
+    max_abs_logit_diff(&[], &[]);
+}
+
+/// A hook that keeps the first step's logit row.
+fn first_row_hook(row: Arc<Mutex<Option<Vec<f32>>>>) -> StepHook {
+    Arc::new(move |logits, _| {
+        let values = logits
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| format!("cannot read the logits: {e}"))?;
+        row.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(values);
+        Ok(())
+    })
+}
+
+fn first_row(row: &Mutex<Option<Vec<f32>>>) -> Vec<f32> {
+    row.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .expect("the request ran at least one step")
+}
+
+/// The footing of the cached-vs-cold proof, checked here on its own: the
+/// cold engine really prefills every prompt token (a cold run that hit a
+/// cache would prove nothing), and the first-step logits are compared row
+/// for row, over the whole vocabulary.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cold_side_prefills_every_token_and_logit_rows_are_whole() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let log = prefill_log();
+    let dir = tiny_checkpoint(WeightType::F32);
+    let path = dir.path().display().to_string();
+    let cached = GlmModel::new(load(&greedy(&path, 4)).await);
+    let mut cold_options = greedy(&path, 4);
+    cold_options.prefix_cache = false;
+    let cold = load(&cold_options).await;
+    let stop: Vec<String> = glint::glm::STOP_TOKENS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut messages = request().messages;
+    for turn in 1..=3 {
+        let warm_row = Arc::new(Mutex::new(None));
+        cached
+            .backend()
+            .set_step_hook(Some(first_row_hook(warm_row.clone())));
+        let mut raw = None;
+        let mut stream = cached.stream_turn(TurnRequest {
+            messages: messages.clone(),
+            tools: Vec::new(),
+            thinking: true,
+        });
+        while let Some(event) = stream.next().await {
+            if let ModelEvent::RawTurn(record) = event.expect("the cached turn streams") {
+                raw = Some(record);
+            }
+        }
+        let prompt_ids = cached.backend().last_prompt_ids();
+        let warm_records = log.take();
+        if turn > 1 {
+            // The cached engine did reuse its cache (else the comparison
+            // below would be cold against cold).
+            let warm = warm_records
+                .last()
+                .expect("the cached engine reports its lookup");
+            assert!(warm.cached_tokens > 0, "turn {turn}: {warm:?}");
+        }
+
+        let cold_row = Arc::new(Mutex::new(None));
+        cold.set_step_hook(Some(first_row_hook(cold_row.clone())));
+        let mut stream = cold.complete_ids(prompt_ids.clone(), stop.clone());
+        while let Some(chunk) = stream.next().await {
+            chunk.expect("the cold request streams");
+        }
+        let records = log.take();
+        let record = records.last().expect("the cold engine reports its lookup");
+        assert_eq!(
+            (record.cached_tokens, record.prefill_tokens),
+            (0, prompt_ids.len() as u64),
+            "turn {turn}: the cold engine must prefill all {} prompt tokens",
+            prompt_ids.len()
+        );
+        let (warm, cold_logits) = (first_row(&warm_row), first_row(&cold_row));
+        assert!(
+            warm.len() > 1000,
+            "a row over the vocabulary: {}",
+            warm.len()
+        );
+        let diff = max_abs_logit_diff(&warm, &cold_logits);
+        assert!(diff <= 1e-3, "turn {turn}: logits differ by {diff}");
+
+        messages.push(Message::Assistant {
+            content: String::new(),
+            reasoning_content: None,
+            tool_calls: Vec::new(),
+            reasoning_details: None,
+            raw: Some(raw.expect("a completed turn sends its raw record")),
+        });
+        messages.push(Message::user(format!("Turn {}: go on.", turn + 1)));
+    }
+}
+
 fn request() -> TurnRequest {
     TurnRequest {
         messages: vec![
@@ -160,17 +290,47 @@ async fn turn_error(model: &GlmModel<LocalEngine>) -> Option<String> {
         .expect("the turn ends (no hang)")
 }
 
-/// Waits until `steps` stops growing: the engine no longer runs the sequence.
-async fn settled(steps: &AtomicUsize) -> usize {
-    let mut last = steps.load(Ordering::SeqCst);
-    loop {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let now = steps.load(Ordering::SeqCst);
-        if now == last {
-            return now;
+/// A hook that counts the decoding steps of the requests started while it is
+/// set (each request keeps the hook it started with).
+fn counting_hook(steps: Arc<AtomicUsize>) -> StepHook {
+    Arc::new(move |_, _| {
+        steps.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    })
+}
+
+/// Runs another request to its end on the same engine, counting its own
+/// steps, and returns the steps an abandoned sequence (counted by
+/// `abandoned`) had run by then. The engine schedules every sequence it
+/// holds together, so a sequence it had not dropped would advance while this
+/// one runs: after it, the count is final. The probe must run long enough
+/// to tell.
+async fn steps_after_another_request(engine: &LocalEngine, abandoned: &AtomicUsize) -> usize {
+    let probe = Arc::new(AtomicUsize::new(0));
+    engine.set_step_hook(Some(counting_hook(probe.clone())));
+    let mut stream = engine.complete(RawCompletionRequest {
+        prompt: "<|user|>now something else<|assistant|><think>".into(),
+        stop: Vec::new(),
+    });
+    let drive = async {
+        let mut generated = None;
+        while let Some(chunk) = stream.next().await {
+            if let RawChunk::Usage(usage) = chunk.expect("the probe request streams") {
+                generated = usage.completion_tokens;
+            }
         }
-        last = now;
-    }
+        generated
+    };
+    let generated = tokio::time::timeout(Duration::from_secs(300), drive)
+        .await
+        .expect("the probe request ends (no hang)");
+    engine.set_step_hook(None);
+    let probe_steps = probe.load(Ordering::SeqCst);
+    assert!(
+        probe_steps >= 16 && generated.is_some_and(|n| n > 0),
+        "the probe request ran {probe_steps} steps ({generated:?} tokens), too few to show a sequence still running"
+    );
+    abandoned.load(Ordering::SeqCst)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,14 +349,13 @@ async fn a_failing_model_step_ends_the_turn_with_an_error() {
     let error = turn_error(&model).await.expect("the turn fails");
     assert!(error.contains("injected step failure"), "{error}");
     assert!(!error.contains('\n'), "one line: {error}");
+    // The engine serves the next turn normally, and the failed sequence
+    // does not run along with it.
+    let stopped_at = steps_after_another_request(model.backend(), &steps).await;
     assert!(
-        settled(&steps).await <= 4,
-        "the failed sequence kept running"
+        stopped_at <= 4,
+        "the failed sequence kept running ({stopped_at} steps)"
     );
-
-    // The engine serves the next turn normally.
-    model.backend().set_step_hook(None);
-    assert_eq!(turn_error(&model).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +383,7 @@ async fn a_stalled_request_ends_as_an_error_and_its_sequence_is_freed() {
     );
     // Once the engine wakes up it finds the turn gone and drops the sequence
     // instead of generating its remaining ~400 tokens.
-    let stopped_at = settled(&steps).await;
+    let stopped_at = steps_after_another_request(model.backend(), &steps).await;
     assert!(
         stopped_at <= 6,
         "the abandoned sequence ran {stopped_at} steps"
@@ -258,26 +417,13 @@ async fn a_cancelled_request_frees_its_sequence() {
         }
     }
     drop(stream);
-    let stopped_at = settled(&steps).await;
+    // The engine serves the next request normally, and the cancelled
+    // sequence does not run along with it.
+    let stopped_at = steps_after_another_request(&engine, &steps).await;
     assert!(
         stopped_at < 20,
         "the cancelled sequence ran {stopped_at} steps of 400"
     );
-
-    // The engine serves the next request normally.
-    engine.set_step_hook(None);
-    let mut stream = engine.complete(RawCompletionRequest {
-        prompt: "<|user|>again<|assistant|><think>".into(),
-        stop: Vec::new(),
-    });
-    let mut usage = None;
-    while let Some(chunk) = stream.next().await {
-        if let RawChunk::Usage(u) = chunk.expect("streams") {
-            usage = Some(u);
-        }
-    }
-    let generated = usage.and_then(|u| u.completion_tokens);
-    assert!(generated.is_some_and(|n| n > 0), "{usage:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
