@@ -438,6 +438,22 @@ fn sigint(child: &std::process::Child) {
     }
 }
 
+/// CPU time (user + system) the child has used so far, from /proc.
+fn cpu_seconds(child: &std::process::Child) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and
+    // stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks / per_second.max(1) as f64
+}
+
 /// Waits (generously) for the child to exit; kills it and fails if it does
 /// not.
 fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -> Option<i32> {
@@ -458,10 +474,10 @@ fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -> Op
 #[test]
 fn ctrl_c_twice_ends_glint_during_a_huge_grep() {
     // The reproduction: grep with a 1 MiB pattern over a file with a 1 MiB
-    // line kept glint spinning after Ctrl-C (the runtime waited for the
-    // abandoned search), and a second Ctrl-C did nothing. Today the pattern
-    // is refused at once; the run then goes on to a long command, which the
-    // Ctrl-C interrupts.
+    // line kept glint spinning after Ctrl-C (dropping the runtime waited for
+    // the abandoned search), and a second Ctrl-C did nothing. Today the
+    // pattern is refused at once, the run goes on to a long command, and
+    // the Ctrl-C interrupts that; either way glint must end.
     let sandbox = Sandbox::create();
     std::fs::write(
         sandbox.workspace().join("long.txt"),
@@ -493,16 +509,38 @@ fn ctrl_c_twice_ends_glint_during_a_huge_grep() {
             let _ = err_tx.send(line);
         }
     });
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if line.contains("\"type\":\"tool_call_started\"") {
+    let (out_tx, out_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    let within = std::time::Duration::from_secs(30);
+    let event = |kind: &str| {
+        loop {
+            match out_rx.recv_timeout(within) {
+                Ok(line) if line.contains(&format!("\"type\":\"{kind}\"")) => break,
+                Ok(_) => {}
+                Err(e) => panic!("no {kind} event: {e}"),
+            }
+        }
+    };
+    event("tool_call_started");
+    // Interrupt once the search is really under way (it has used a second
+    // of CPU time), or once grep has answered (refused the pattern).
+    let cpu_at_start = cpu_seconds(&child);
+    loop {
+        match out_rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(line) if line.contains("\"type\":\"tool_call_finished\"") => break,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => panic!("glint stopped before the interrupt: {e}"),
+        }
+        if cpu_seconds(&child) >= cpu_at_start + 1.0 {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines {});
     sigint(&child);
-    let within = std::time::Duration::from_secs(30);
     // The first Ctrl-C is seen ...
     loop {
         match err_rx.recv_timeout(within) {
