@@ -65,6 +65,9 @@ fn a_failing_ripgrep_stops_the_script_with_a_message() {
     let output = run_bench(2, "rg: regex parse error");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("failed (exit 2) on case 'literal, files_with_matches'"), "{stderr}");
+    assert!(
+        stderr.contains("failed (exit 2) on case 'literal, files_with_matches'"),
+        "{stderr}"
+    );
     assert!(stderr.contains("regex parse error"), "{stderr}");
 }
