@@ -150,6 +150,17 @@ pub fn print_load_event(options: HeadlessOptions, event: &LoadEvent) {
     }
 }
 
+/// Shows a warning met before the run starts (e.g. an AGENTS.md that was
+/// skipped): a `warning` event with `--json`, else a line on stderr.
+pub fn print_warning(options: HeadlessOptions, message: &str) {
+    if options.json {
+        let event = serde_json::json!({"type": "warning", "message": message});
+        write_json_line(&event.to_string());
+    } else {
+        eprintln!("glint: warning: {}", printable(message));
+    }
+}
+
 pub fn exit_code(status: RunStatus) -> u8 {
     match status {
         RunStatus::Completed => exit::ANSWERED,

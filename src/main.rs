@@ -53,7 +53,7 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     let task = read_task(task)?;
     let spec = ModelSpec::parse(&args.model)?;
     let tools = Arc::new(ToolRegistry::builtin());
-    let system_prompt = glint::prompts::system_prompt_today(workspace.root(), &tools)?;
+    let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     glint::logging::init();
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -61,6 +61,10 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
         json: args.json,
         show_reasoning: args.show_reasoning,
     };
+    for warning in &system_prompt.warnings {
+        headless::print_warning(options, warning);
+    }
+    let system_prompt = system_prompt.text;
     let code = runtime.block_on(async move {
         let progress: LoadProgress =
             Arc::new(move |event: LoadEvent| headless::print_load_event(options, &event));
@@ -92,7 +96,7 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
     // A malformed --model is a usage error, reported before the app starts.
     ModelSpec::parse(&args.model)?;
     let tools = Arc::new(ToolRegistry::builtin());
-    let system_prompt = glint::prompts::system_prompt_today(workspace.root(), &tools)?;
+    let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     let log_path = glint::logging::init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let options = TuiOptions {
@@ -101,12 +105,13 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             open_options: args.open_options(),
             workspace,
             tools,
-            system_prompt,
+            system_prompt: system_prompt.text,
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
             shell: args.shell_policy(),
         },
         log_path,
+        warnings: system_prompt.warnings,
     };
     let result = runtime.block_on(glint::tui::run(options));
     // Engines and cancelled tools may hold threads that outlive the app;

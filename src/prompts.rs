@@ -19,7 +19,8 @@ const AGENTS_MD: &str = "AGENTS.md";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
-    #[error("the system prompt template prompts/system.md is broken: {0}")]
+    // The cause is the error's source, which `{:#}` prints after this line.
+    #[error("the system prompt template prompts/system.md is broken")]
     Template(#[from] minijinja::Error),
 }
 

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{ProtocolCommand, open_workspace};
 use crate::conversation::{Message, ToolSpec};
 use crate::glm::{ParsedTurn, RenderOptions, RenderRequest, StreamParser, render_prompt};
-use crate::prompts::system_prompt_today;
+use crate::prompts::build_system_prompt_today;
 use crate::tools::ToolRegistry;
 
 pub fn run(command: ProtocolCommand) -> Result<()> {
@@ -31,7 +31,11 @@ pub fn run(command: ProtocolCommand) -> Result<()> {
         } => {
             let workspace = open_workspace(cd.as_deref())?;
             let tools = ToolRegistry::builtin();
-            let system = system_prompt_today(workspace.root(), &tools)?;
+            let built = build_system_prompt_today(workspace.root(), &tools)?;
+            for warning in &built.warnings {
+                eprintln!("glint: warning: {warning}");
+            }
+            let system = built.text;
             let messages = [Message::system(system), Message::user(task)];
             let options = RenderOptions {
                 enable_thinking: !no_thinking,

@@ -613,3 +613,42 @@ fn json_tool_summaries_are_capped() {
     );
     assert!(!summary.contains('\n'));
 }
+
+#[cfg(unix)]
+#[test]
+fn an_agents_md_leading_outside_is_skipped_with_a_warning() {
+    let sandbox = Sandbox::create();
+    std::os::unix::fs::symlink(
+        sandbox.outside("secret.txt"),
+        sandbox.workspace().join("AGENTS.md"),
+    )
+    .expect("symlink");
+    let model = model_arg("read_then_answer.json");
+    let output = run(
+        &sandbox,
+        &[
+            "--task",
+            "What do the notes say?",
+            "--model",
+            &model,
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let events = json_lines(&output.stdout);
+    assert_eq!(events[0]["type"], "warning", "{events:?}");
+    let message = events[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("AGENTS.md") && message.contains("outside"),
+        "{message}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("top secret"));
+
+    let output = run(
+        &sandbox,
+        &["--task", "What do the notes say?", "--model", &model],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let err = stderr(&output);
+    assert!(err.contains("glint: warning: AGENTS.md"), "{err}");
+}

@@ -54,7 +54,11 @@ pub struct TurnReport {
     /// Tokens the cached engine prefilled, from the patched engine's lookup
     /// events; `None` when the engine reports none (an unpatched mistralrs).
     pub prefilled: Option<u64>,
-    /// Largest |Δ| between the cached and the cold first-step logits.
+    /// Tokens the uncached engine prefilled: the whole prompt, or the
+    /// comparison proves nothing.
+    pub cold_prefilled: Option<u64>,
+    /// Largest |Δ| between the cached and the cold first-step logits; NaN
+    /// when a row is missing or the rows differ in length (no evidence).
     pub max_abs_logit_diff: f32,
     /// Tokens the cached engine generated.
     pub generated: usize,
@@ -90,6 +94,22 @@ fn probe_hook(probe: Arc<Mutex<Probe>>) -> StepHook {
         probe.greedy.push(argmax(&row));
         Ok(())
     })
+}
+
+/// The largest |a - b| over two whole logit rows; NaN when either is empty
+/// or they differ in length or hold a non-finite value, so that a missing
+/// row can never read as agreement.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    if a.is_empty() || a.len() != b.len() {
+        return f32::NAN;
+    }
+    a.iter()
+        .zip(b)
+        .try_fold(0.0f32, |max, (x, y)| {
+            let d = (x - y).abs();
+            d.is_finite().then_some(max.max(d))
+        })
+        .unwrap_or(f32::NAN)
 }
 
 fn argmax(row: &[f32]) -> u32 {
@@ -147,15 +167,12 @@ pub async fn run(
         let cold_probe = Arc::new(Mutex::new(Probe::default()));
         cold.set_step_hook(Some(probe_hook(cold_probe.clone())));
         let stop = glm::STOP_TOKENS.iter().map(|s| s.to_string()).collect();
+        prefill_log.take();
         let cold_text = collect_text(cold.complete_ids(prompt_ids.clone(), stop)).await?;
+        let cold_prefilled = prefill_log.take().last().map(|r| r.prefill_tokens);
         let cold_run = take(&cold_probe);
 
-        let max_abs_logit_diff = warm
-            .first_logits
-            .iter()
-            .zip(&cold_run.first_logits)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let max_abs_logit_diff = max_abs_diff(&warm.first_logits, &cold_run.first_logits);
         let mut first_divergence = warm
             .greedy
             .iter()
@@ -174,6 +191,7 @@ pub async fn run(
             prompt_tokens,
             new_tokens: prompt_tokens.saturating_sub(computed_before),
             prefilled,
+            cold_prefilled,
             max_abs_logit_diff,
             generated: warm.greedy.len(),
             first_divergence,
@@ -270,7 +288,7 @@ async fn collect_text(mut stream: RawStream) -> Result<String, EngineError> {
 /// The reports as a Markdown table.
 pub fn table(reports: &[TurnReport]) -> String {
     let mut out = String::from(
-        "| turn | prompt tokens | new tokens | prefilled | prefilled ÷ new | max abs Δlogit | greedy agrees |\n|---:|---:|---:|---:|---:|---:|---|\n",
+        "| turn | prompt tokens | new tokens | prefilled | prefilled ÷ new | cold prefilled | max abs Δlogit | greedy agrees |\n|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in reports {
         let (prefilled, ratio) = match r.prefilled {
@@ -284,8 +302,11 @@ pub fn table(reports: &[TurnReport]) -> String {
             None => format!("yes ({} tokens)", r.generated),
             Some(step) => format!("no (from token {})", step + 1),
         };
+        let cold = r
+            .cold_prefilled
+            .map_or_else(|| "n/a".to_string(), |p| p.to_string());
         out.push_str(&format!(
-            "| {} | {} | {} | {prefilled} | {ratio} | {:.1e} | {agrees} |\n",
+            "| {} | {} | {} | {prefilled} | {ratio} | {cold} | {:.1e} | {agrees} |\n",
             r.turn, r.prompt_tokens, r.new_tokens, r.max_abs_logit_diff
         ));
     }
@@ -293,8 +314,8 @@ pub fn table(reports: &[TurnReport]) -> String {
 }
 
 /// `glint dev cache-check`: runs the check and prints its reports. Exit
-/// status 0 when every turn agrees (logits within 0.1, same greedy tokens),
-/// 1 otherwise.
+/// status 0 when every turn agrees (logits within 0.1, same greedy tokens,
+/// the cold engine prefilled the whole prompt), 1 otherwise.
 pub fn command(args: &crate::cli::CacheCheckArgs) -> anyhow::Result<u8> {
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -320,8 +341,10 @@ pub fn command(args: &crate::cli::CacheCheckArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", table(&reports));
     }
-    let agree = reports
-        .iter()
-        .all(|r| r.greedy_agrees() && r.max_abs_logit_diff <= 0.1);
+    let agree = reports.iter().all(|r| {
+        r.greedy_agrees()
+            && r.max_abs_logit_diff <= 0.1
+            && r.cold_prefilled == Some(r.prompt_tokens as u64)
+    });
     Ok(if agree { 0 } else { 1 })
 }

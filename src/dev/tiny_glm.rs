@@ -173,10 +173,10 @@ impl Dims {
 pub enum TinyGlmError {
     #[error("{0}")]
     Shape(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot serialise {path}: {message}")]
     Serialize { path: PathBuf, message: String },
@@ -195,7 +195,7 @@ pub fn write(dir: &Path, options: &TinyGlmOptions) -> Result<TinyGlmSummary, Tin
     let dims = Dims::from_options(options)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| TinyGlmError::Io { path, source }
+        move |error| TinyGlmError::Io { path, error }
     };
     fs::create_dir_all(dir).map_err(io(dir))?;
     let layers = options.layers as usize;
@@ -411,7 +411,7 @@ fn write_json(dir: &Path, name: &str, value: &Value) -> Result<(), TinyGlmError>
         path: path.clone(),
         message: e.to_string(),
     })?;
-    fs::write(&path, text).map_err(|source| TinyGlmError::Io { path, source })
+    fs::write(&path, text).map_err(|error| TinyGlmError::Io { path, error })
 }
 
 /// How a tensor is filled.

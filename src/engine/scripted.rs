@@ -40,17 +40,14 @@ struct ScriptFile {
 /// Why a script could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
-    #[error("cannot read the model script {path}: {source}; check the path after `script:`")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read the model script {path}: {error}; check the path after `script:`")]
+    Read { path: String, error: std::io::Error },
     #[error(
-        "the model script {path} is not valid: {source}; it must be a JSON object {{\"completions\": [\"RAW\", ...]}}"
+        "the model script {path} is not valid: {error}; it must be a JSON object {{\"completions\": [\"RAW\", ...]}}"
     )]
     Invalid {
         path: String,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 }
 
@@ -67,14 +64,14 @@ pub struct ScriptedModel {
 impl ScriptedModel {
     pub fn load(path: &Path) -> Result<Self, ScriptError> {
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ScriptError::Read {
             path: label.clone(),
-            source,
+            error,
         })?;
         let file: ScriptFile =
-            serde_json::from_str(&text).map_err(|source| ScriptError::Invalid {
+            serde_json::from_str(&text).map_err(|error| ScriptError::Invalid {
                 path: label.clone(),
-                source,
+                error,
             })?;
         Ok(
             Self::new(label, file.completions, file.seed.unwrap_or(DEFAULT_SEED))

@@ -13,6 +13,7 @@ use super::screen::{draw_main, draw_pager, viewport_height};
 use super::session::{Session, SessionEvent, SessionOptions};
 use super::terminal::{self, SavedStdio, TtyTerminal};
 use super::theme::Theme;
+use super::transcript::Entry;
 use crate::agent::{Event as AgentEvent, RunStatus};
 use crate::engine::Usage;
 
@@ -29,7 +30,8 @@ pub enum TuiError {
         "the interactive app needs a terminal ({0}); run a task headless with --task \"...\" instead"
     )]
     NoTerminal(io::Error),
-    #[error("terminal error: {0}")]
+    // The cause is the error's source, which `{:#}` prints after this line.
+    #[error("terminal error")]
     Terminal(#[from] io::Error),
 }
 
@@ -40,6 +42,8 @@ pub struct TuiOptions {
     pub session: SessionOptions,
     /// glint's log file, where stdout and stderr go while the app runs.
     pub log_path: Option<PathBuf>,
+    /// Shown as notices when the app opens (e.g. an AGENTS.md skipped).
+    pub warnings: Vec<String>,
 }
 
 /// How the app ended.
@@ -91,6 +95,9 @@ async fn run_app(
         sandbox: options.session.shell.sandbox,
         theme: Theme::from_env(),
     });
+    for warning in &options.warnings {
+        app.push_entry(Entry::Notice(format!("warning: {warning}")));
+    }
     let mut session = Session::new(options.session);
     if let Err(error) = session.load(&options.model) {
         app.on_model_failed(error);
