@@ -493,9 +493,7 @@ fn too_long(name: &str, limit: Duration) -> String {
             "narrow `path` or `glob`, or use a shorter or simpler pattern (a plain word with `literal`: true is fastest)"
         }
         "glob" => "narrow `path` or make the pattern more specific",
-        "shell" => {
-            "run it in the background with its output redirected to a file, or split it into smaller steps"
-        }
+        "shell" => "split the command into smaller steps",
         "find_symbol" | "code_outline" => "give a smaller `path`",
         "write_file" | "edit_file" | "git_commit" => {
             "check with read_file or git_status whether it took effect before retrying"
@@ -504,6 +502,7 @@ fn too_long(name: &str, limit: Duration) -> String {
     };
     format!("`{name}` took too long and was stopped after {shown}; {instead}.")
 }
+
 fn failure(name: &str, error: ToolError) -> ToolOutcome {
     let content = truncate_output(&error.to_string(), MAX_OUTPUT_BYTES);
     let summary = match &error {
