@@ -256,7 +256,7 @@ async fn run_turn(
                 *next_call += 1;
             }
             ModelEvent::RawTurn(record) => raw = Some(record),
-            ModelEvent::Usage(_) | ModelEvent::ReasoningDetails(_) => {}
+            ModelEvent::Usage(_) | ModelEvent::ReasoningDetails(_) | ModelEvent::Finish(_) => {}
         }
     }
     let Some(raw) = raw else {

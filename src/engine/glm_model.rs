@@ -10,8 +10,8 @@ use futures::StreamExt;
 use futures::stream;
 
 use super::{
-    EngineError, Model, ModelEvent, ModelStream, RawChunk, RawCompletion, RawCompletionRequest,
-    RawStream, TurnRequest,
+    EngineError, FinishReason, Model, ModelEvent, ModelStream, RawChunk, RawCompletion,
+    RawCompletionRequest, RawStream, TurnRequest,
 };
 use crate::glm::{self, ParseEvent, RenderOptions, StreamParser};
 
@@ -119,6 +119,9 @@ fn parse_raw_stream(
         record: String,
         ready: VecDeque<Result<ModelEvent, EngineError>>,
         finished: bool,
+        /// The engine's finish reason, passed on after the parser's last
+        /// events so the agent sees it with the whole turn in hand.
+        finish: Option<FinishReason>,
     }
 
     let state = State {
@@ -129,6 +132,7 @@ fn parse_raw_stream(
         record: opening,
         ready: VecDeque::new(),
         finished: false,
+        finish: None,
     };
     stream::unfold(state, |mut state| async move {
         loop {
@@ -163,6 +167,7 @@ fn parse_raw_stream(
                 Some(Ok(RawChunk::Usage(usage))) => {
                     state.ready.push_back(Ok(ModelEvent::Usage(usage)));
                 }
+                Some(Ok(RawChunk::Finish(reason))) => state.finish = Some(reason),
                 Some(Err(error)) => {
                     state.ready.push_back(Err(error));
                     state.finished = true;
@@ -170,6 +175,9 @@ fn parse_raw_stream(
                 None => {
                     let events = state.parser.finish();
                     state.ready.extend(events.into_iter().map(convert).map(Ok));
+                    if let Some(reason) = state.finish.take() {
+                        state.ready.push_back(Ok(ModelEvent::Finish(reason)));
+                    }
                     let record = std::mem::take(&mut state.record);
                     state.ready.push_back(Ok(ModelEvent::RawTurn(record)));
                     state.finished = true;

@@ -51,6 +51,54 @@ pub enum ModelEvent {
     /// once after the last other event of a turn that completed; engines that
     /// do not produce GLM text never send it.
     RawTurn(String),
+    /// Why generation stopped, sent at most once, after the turn's text and
+    /// calls (before `RawTurn`). An engine that cannot tell sends nothing and
+    /// the agent takes the turn as stopped normally.
+    Finish(FinishReason),
+}
+
+/// Why an engine stopped generating a turn. The agent core acts on it: a
+/// turn cut by a token limit never runs its half-written call, and the model
+/// is told its output was cut.
+///
+/// Engines report it as soon as they know (a [`RawChunk::Finish`] from a
+/// raw-text engine, a [`ModelEvent::Finish`] from a structured one):
+/// - mistralrs (`src/engine/local`): a completion choice's `finish_reason`
+///   through [`FinishReason::from_engine`] (`"length"` is [`FinishReason::Length`]);
+/// - OpenAI-compatible servers (`src/engine/http`): the choice's
+///   `finish_reason` through the same function;
+/// - the scripted model: a completion written as
+///   `{"text": "...", "finish_reason": "length"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn itself (a stop token, or the end of its text).
+    Stop,
+    /// The model ended its turn to have its tool calls run.
+    ToolCalls,
+    /// Generation reached the answer's token limit (`--max-tokens`).
+    Length,
+    /// The prompt and the answer filled the model's context window.
+    ContextLimit,
+}
+
+impl FinishReason {
+    /// Reads an engine's finish reason string (OpenAI's and mistralrs's
+    /// spelling); `None` for one that says nothing glint acts on.
+    pub fn from_engine(reason: &str) -> Option<Self> {
+        match reason {
+            "stop" | "eos" | "end_turn" => Some(FinishReason::Stop),
+            "tool_calls" | "function_call" => Some(FinishReason::ToolCalls),
+            "length" | "max_tokens" => Some(FinishReason::Length),
+            "context_limit" | "model_length" | "context_length" => Some(FinishReason::ContextLimit),
+            _ => None,
+        }
+    }
+
+    /// Whether the output was cut by a limit rather than ended by the model.
+    pub fn is_cut(self) -> bool {
+        matches!(self, FinishReason::Length | FinishReason::ContextLimit)
+    }
 }
 
 /// Token counts of one turn. A count is `None` when the engine cannot know it
@@ -113,11 +161,15 @@ pub struct RawCompletionRequest {
     pub stop: Vec<String>,
 }
 
-/// A piece of raw generated text, or the turn's token counts.
+/// A piece of raw generated text, the turn's token counts, or why it ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawChunk {
     Text(String),
     Usage(Usage),
+    /// Why generation stopped (see [`FinishReason`]), sent at most once after
+    /// the last text. Send it whenever the engine knows: without it a turn cut
+    /// at the token limit looks finished.
+    Finish(FinishReason),
 }
 
 pub type RawStream = Pin<Box<dyn Stream<Item = Result<RawChunk, EngineError>> + Send>>;
