@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
-use crate::agent::DEFAULT_MAX_TURNS;
+use crate::agent::{DEFAULT_MAX_TURNS, GuardSettings};
 use crate::config::Config;
 use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
@@ -115,6 +115,11 @@ pub struct RunArgs {
     /// shell call (`shell.allow_background`).
     #[arg(skip)]
     pub allow_background: bool,
+
+    /// From the config files only: the agent loop's guards
+    /// (`agent.doom_loop_threshold`, `agent.max_retries`).
+    #[arg(skip)]
+    pub guards: GuardSettings,
 }
 
 fn parse_temperature(value: &str) -> Result<f64, String> {
@@ -223,6 +228,13 @@ impl RunArgs {
         }
         self.env_pass = config.env_pass.clone();
         self.allow_background = config.allow_background.unwrap_or(false);
+        let defaults = GuardSettings::default();
+        self.guards = GuardSettings {
+            doom_loop_threshold: config
+                .doom_loop_threshold
+                .unwrap_or(defaults.doom_loop_threshold),
+            max_retries: config.max_retries.unwrap_or(defaults.max_retries),
+        };
     }
 }
 

@@ -164,7 +164,9 @@ pub fn print_warning(options: HeadlessOptions, message: &str) {
 pub fn exit_code(status: RunStatus) -> u8 {
     match status {
         RunStatus::Completed => exit::ANSWERED,
-        RunStatus::MaxTurns | RunStatus::ModelError => exit::AGENT_FAILED,
+        RunStatus::MaxTurns | RunStatus::ModelError | RunStatus::MalformedOutput => {
+            exit::AGENT_FAILED
+        }
         RunStatus::Interrupted => exit::INTERRUPTED,
     }
 }
@@ -254,9 +256,10 @@ impl Printer {
                     RunStatus::Interrupted => {
                         let _ = writeln!(err, "glint: interrupted");
                     }
-                    RunStatus::MaxTurns | RunStatus::ModelError => {
+                    RunStatus::MaxTurns | RunStatus::ModelError | RunStatus::MalformedOutput => {
                         let message = error.as_deref().unwrap_or("the run failed");
-                        let _ = writeln!(err, "glint: {}", printable(message));
+                        self.close_reasoning(&mut err);
+                let _ = writeln!(err, "glint: warning: {}", printable(message));
                     }
                 }
             }

@@ -77,6 +77,7 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
             shell: args.shell_policy(),
+            guards: args.guards,
         });
         Ok(headless::run(handle, task, options).await)
     });
@@ -109,6 +110,7 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
             shell: args.shell_policy(),
+            guards: args.guards,
         },
         log_path,
         warnings: system_prompt.warnings,

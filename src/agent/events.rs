@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::engine::Usage;
+use crate::engine::{FinishReason, Usage};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -14,8 +14,12 @@ pub enum RunStatus {
     Completed,
     /// `--max-turns` turns ran and the model still wanted to call tools.
     MaxTurns,
-    /// The engine failed; the run cannot continue.
+    /// The engine failed, or the model's output kept being cut at the token
+    /// limit; the run cannot continue.
     ModelError,
+    /// The model's output stayed malformed (half a tool call, an empty call,
+    /// stray markup, nothing at all) through every retry.
+    MalformedOutput,
     /// The user cancelled the run.
     Interrupted,
 }
@@ -61,6 +65,9 @@ pub enum Event {
         turn: u32,
         tool_calls: usize,
         usage: Usage,
+        /// Why the model stopped: `stop`, `tool_calls`, or a cut (`length`,
+        /// `context_limit`), after which the turn's unfinished call was not run.
+        finish_reason: FinishReason,
     },
     RunFinished {
         status: RunStatus,
@@ -70,7 +77,9 @@ pub enum Event {
         error: Option<String>,
         usage: Usage,
     },
-    /// An operation the core could not take (e.g. a submit while busy).
+    /// Something the user should know that does not stop the run: an
+    /// operation the core could not take (a submit while busy), a repeated
+    /// call refused, output cut at the token limit, malformed output retried.
     Warning {
         message: String,
     },

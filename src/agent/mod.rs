@@ -2,8 +2,10 @@
 //! and emits [`Event`]s. The headless runner and the TUI drive this same core.
 
 mod events;
+mod guards;
 mod ops;
 mod run;
+mod turn_check;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use crate::tools::{ShellPolicy, ToolRegistry};
 use crate::workspace::Workspace;
 
 pub use events::{Event, RunStatus};
+pub use guards::{DEFAULT_DOOM_LOOP_THRESHOLD, DEFAULT_MAX_RETRIES, GuardSettings};
 pub use ops::Op;
 use run::Session;
 
@@ -35,6 +38,8 @@ pub struct AgentConfig {
     pub thinking: bool,
     /// How the shell tool runs commands.
     pub shell: ShellPolicy,
+    /// The repeated-call guard and the retry budget for malformed output.
+    pub guards: GuardSettings,
 }
 
 /// A running agent core: send ops, receive events.

@@ -5,9 +5,11 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use super::guards::{self, RepeatGuard};
+use super::turn_check::{self, Malformed};
 use super::{AgentConfig, Event, RunStatus};
 use crate::conversation::{Message, ToolCall};
-use crate::engine::{ModelEvent, TurnRequest, Usage};
+use crate::engine::{FinishReason, ModelEvent, TurnRequest, Usage};
 use crate::glm::ParsedToolCall;
 use crate::tools::{ToolContext, ToolOutcome};
 
@@ -21,6 +23,8 @@ struct TurnOutput {
     reasoning_details: Option<Vec<serde_json::Value>>,
     /// The exact raw output, when the engine produces GLM text.
     raw: Option<String>,
+    /// Why the engine stopped, when it said.
+    finish: Option<FinishReason>,
 }
 
 /// How streaming a model turn ended.
@@ -36,6 +40,7 @@ pub(super) struct Session {
     messages: Vec<Message>,
     next_call_id: u64,
     events: UnboundedSender<Event>,
+    repeats: RepeatGuard,
 }
 
 impl Session {
@@ -52,11 +57,13 @@ impl Session {
                 _ => 0,
             })
             .sum();
+        let repeats = RepeatGuard::new(config.guards.doom_loop_threshold);
         Session {
             config,
             messages,
             next_call_id: earlier_calls as u64 + 1,
             events,
+            repeats,
         }
     }
 
@@ -107,9 +114,12 @@ impl Session {
             prompt_tokens: Some(0),
             completion_tokens: Some(0),
         };
+        self.repeats.reset();
+        // Malformed or cut turns in a row without a call that ran.
+        let mut retries = 0u32;
         for turn in 1..=self.config.max_turns {
             self.emit(Event::TurnStarted { turn });
-            let output = match self.stream_turn(turn, &cancel).await {
+            let mut output = match self.stream_turn(turn, &cancel).await {
                 TurnEnd::Done(output) => output,
                 TurnEnd::Cancelled(partial) => {
                     total.accumulate(partial.usage);
@@ -122,20 +132,14 @@ impl Session {
             };
             total.accumulate(output.usage);
             let usage = output.usage;
+            let problem = self.reinterpret(&mut output);
+            let finish_reason = guards::refine_finish(
+                output.finish,
+                usage,
+                self.config.model.context_window(),
+                !output.calls.is_empty(),
+            );
             let calls = self.record_turn(output);
-
-            if calls.is_empty() {
-                self.emit(Event::TurnFinished {
-                    turn,
-                    tool_calls: 0,
-                    usage,
-                });
-                let answer = match self.messages.last() {
-                    Some(Message::Assistant { content, .. }) => content.clone(),
-                    _ => String::new(),
-                };
-                return self.finish(RunStatus::Completed, turn, Some(answer), None, total);
-            }
 
             for call in &calls {
                 self.run_tool_call(turn, call, &cancel).await;
@@ -144,9 +148,59 @@ impl Session {
                 turn,
                 tool_calls: calls.len(),
                 usage,
+                finish_reason,
             });
             if cancel.is_cancelled() {
                 return self.finish(RunStatus::Interrupted, turn, None, None, total);
+            }
+            if !calls.is_empty() {
+                retries = 0;
+            }
+            if finish_reason.is_cut() {
+                if calls.is_empty() {
+                    retries += 1;
+                    if retries > self.config.guards.max_retries {
+                        let error = format!(
+                            "the model's output was cut at the token limit {retries} times in a row; raise --max-tokens (sampling.max_tokens) or --max-context, or narrow the task"
+                        );
+                        return self.finish(RunStatus::ModelError, turn, None, Some(error), total);
+                    }
+                }
+                self.emit(Event::Warning {
+                    message: cut_warning(finish_reason, usage),
+                });
+                self.messages.push(Message::user(guards::cut_notice(
+                    finish_reason,
+                    usage,
+                    self.config.model.context_window(),
+                )));
+                continue;
+            }
+            if let Some(problem) = problem {
+                retries += 1;
+                if retries > self.config.guards.max_retries {
+                    let error = format!(
+                        "the model's output was malformed {retries} times in a row (last: {}); retry, rephrase the task, or use a larger model",
+                        problem.describe()
+                    );
+                    return self.finish(RunStatus::MalformedOutput, turn, None, Some(error), total);
+                }
+                self.emit(Event::Warning {
+                    message: format!(
+                        "the model's output was malformed ({}); asking it to try again (retry {retries} of {})",
+                        problem.describe(),
+                        self.config.guards.max_retries
+                    ),
+                });
+                self.messages.push(Message::user(problem.notice()));
+                continue;
+            }
+            if calls.is_empty() {
+                let answer = match self.messages.last() {
+                    Some(Message::Assistant { content, .. }) => content.clone(),
+                    _ => String::new(),
+                };
+                return self.finish(RunStatus::Completed, turn, Some(answer), None, total);
             }
         }
         let error = format!(
@@ -194,8 +248,34 @@ impl Session {
                     output.reasoning_details = Some(details);
                 }
                 Some(Ok(ModelEvent::RawTurn(raw))) => output.raw = Some(raw),
+                Some(Ok(ModelEvent::Finish(reason))) => output.finish = Some(reason),
             }
         }
+    }
+
+    /// Reads a turn without calls again: complete calls written inside its
+    /// reasoning become its calls; otherwise says what is malformed about it
+    /// (`None` for a proper answer, a turn with calls, or a cut turn, which
+    /// is handled as a cut and whose reasoning is not searched for calls).
+    fn reinterpret(&self, output: &mut TurnOutput) -> Option<Malformed> {
+        if !output.calls.is_empty() {
+            return None;
+        }
+        // A turn cut while thinking had not decided anything yet.
+        if output.finish.is_some_and(FinishReason::is_cut) {
+            return None;
+        }
+        let tools = self.config.tools.specs();
+        output.calls = turn_check::leaked_calls(
+            &output.reasoning,
+            &output.text,
+            output.raw.as_deref(),
+            &tools,
+        );
+        if !output.calls.is_empty() {
+            return None;
+        }
+        turn_check::malformed(&output.reasoning, &output.text, &tools)
     }
 
     /// Appends the assistant turn, giving each call an id, and returns the calls.
@@ -245,8 +325,17 @@ impl Session {
             name: name.clone(),
             arguments: call.function.arguments.clone(),
         });
+        let refusal = self.repeats.refusal(&name, &call.function.arguments);
+        let refused = refusal.is_some() && !cancel.is_cancelled();
         let outcome = if cancel.is_cancelled() {
             cancelled_outcome()
+        } else if let Some(refusal) = refusal {
+            self.emit(Event::Warning {
+                message: format!(
+                    "refused a repeated call: {name} with the same arguments and the same result as the calls before it; the model was asked to do something else"
+                ),
+            });
+            refusal
         } else {
             let context = ToolContext {
                 workspace: self.config.workspace.clone(),
@@ -260,6 +349,11 @@ impl Session {
                 outcome = tools.call(&name, &call.function.arguments, &context) => outcome,
             }
         };
+        if !refused {
+            let interrupted = cancel.is_cancelled();
+            self.repeats
+                .record(&name, &call.function.arguments, &outcome, interrupted);
+        }
         self.messages.push(Message::tool_result(
             call.id.clone(),
             outcome.content.clone(),
@@ -273,6 +367,22 @@ impl Session {
             output: outcome.content,
         });
     }
+}
+
+/// The user's line about a cut turn.
+fn cut_warning(reason: FinishReason, usage: Usage) -> String {
+    let limit = if reason == FinishReason::ContextLimit {
+        "the context window is full"
+    } else {
+        "it reached --max-tokens"
+    };
+    let after = usage
+        .completion_tokens
+        .map(|n| format!(" after {n} tokens"))
+        .unwrap_or_default();
+    format!(
+        "the model's output was cut{after} because {limit}; an unfinished tool call was not run and the model was told"
+    )
 }
 
 fn cancelled_outcome() -> ToolOutcome {

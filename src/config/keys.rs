@@ -149,6 +149,26 @@ pub(super) const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        name: "agent.doom_loop_threshold",
+        takes: "a whole number of identical calls in a row, at least 2 (the last is refused), or 0 to turn the guard off",
+        set: |c, v| {
+            let n = integer_at_least(v, 0)?;
+            if n == 1 {
+                return Err(());
+            }
+            c.doom_loop_threshold = Some(u32::try_from(n).map_err(|_| ())?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "agent.max_retries",
+        takes: "a whole number of retries, 0 or more",
+        set: |c, v| {
+            c.max_retries = Some(u32::try_from(integer_at_least(v, 0)?).map_err(|_| ())?);
+            Ok(())
+        },
+    },
 ];
 
 /// The key called `name`.

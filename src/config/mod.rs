@@ -44,6 +44,8 @@ pub struct Config {
     pub network: Option<bool>,
     pub env_pass: Option<Vec<String>>,
     pub allow_background: Option<bool>,
+    pub doom_loop_threshold: Option<u32>,
+    pub max_retries: Option<u32>,
 }
 
 /// A config that cannot be used. The message is one line naming where the

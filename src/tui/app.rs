@@ -355,7 +355,7 @@ impl App {
                 match status {
                     RunStatus::Completed => {}
                     RunStatus::Interrupted => self.push_entry(Entry::Notice("interrupted".into())),
-                    RunStatus::MaxTurns | RunStatus::ModelError => {
+                    RunStatus::MaxTurns | RunStatus::ModelError | RunStatus::MalformedOutput => {
                         let message = error.unwrap_or_else(|| "the run failed".into());
                         self.push_entry(Entry::Error(message));
                     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
-use crate::agent::{self, AgentConfig, AgentHandle, Event};
+use crate::agent::{self, AgentConfig, AgentHandle, Event, GuardSettings};
 use crate::engine::local::{LoadEvent, LoadProgress};
 use crate::engine::{self, Model, ModelSpec, OpenError, OpenOptions};
 use crate::tools::{ShellPolicy, ToolRegistry};
@@ -23,6 +23,7 @@ pub struct SessionOptions {
     pub max_turns: u32,
     pub thinking: bool,
     pub shell: ShellPolicy,
+    pub guards: GuardSettings,
 }
 
 /// Something the session reports to the app.
@@ -147,6 +148,7 @@ impl Session {
             max_turns: self.options.max_turns,
             thinking: self.options.thinking,
             shell: self.options.shell.clone(),
+            guards: self.options.guards,
         }
     }
 
