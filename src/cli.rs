@@ -268,6 +268,11 @@ pub enum Command {
     /// Tools for developing glint.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Take back the agent's latest change sets in this workspace (the last
+    /// run's checkpoints), byte for byte.
+    Undo(crate::checkpoint::command::UndoArgs),
+    /// List the checkpoints `glint undo` would take back, newest first.
+    Checkpoints(crate::checkpoint::command::CheckpointsArgs),
 }
 
 #[derive(Debug, Subcommand)]

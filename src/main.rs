@@ -30,6 +30,8 @@ fn main() -> ExitCode {
         }
         Some(Command::Dev(DevCommand::TinyGlm { dir, options })) => write_tiny_glm(&dir, &options),
         Some(Command::Dev(DevCommand::CacheCheck(args))) => glint::dev::cache_check::command(&args),
+        Some(Command::Undo(args)) => glint::checkpoint::command::undo(&args),
+        Some(Command::Checkpoints(args)) => glint::checkpoint::command::list(&args),
         None => run_agent(cli.run, &matches),
     };
     match result {
@@ -52,7 +54,9 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     };
     let task = read_task(task)?;
     let spec = ModelSpec::parse(&args.model)?;
-    let tools = Arc::new(ToolRegistry::builtin());
+    let (tools, undo_warning) =
+        glint::checkpoint::command::attach(ToolRegistry::builtin(), workspace.root());
+    let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     glint::logging::init();
 
@@ -62,6 +66,9 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
         show_reasoning: args.show_reasoning,
     };
     for warning in &system_prompt.warnings {
+        headless::print_warning(options, warning);
+    }
+    if let Some(warning) = &undo_warning {
         headless::print_warning(options, warning);
     }
     let system_prompt = system_prompt.text;
@@ -96,7 +103,9 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
     }
     // A malformed --model is a usage error, reported before the app starts.
     ModelSpec::parse(&args.model)?;
-    let tools = Arc::new(ToolRegistry::builtin());
+    let (tools, undo_warning) =
+        glint::checkpoint::command::attach(ToolRegistry::builtin(), workspace.root());
+    let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     let log_path = glint::logging::init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -113,7 +122,11 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             guards: args.guards,
         },
         log_path,
-        warnings: system_prompt.warnings,
+        warnings: system_prompt
+            .warnings
+            .into_iter()
+            .chain(undo_warning)
+            .collect(),
     };
     let result = runtime.block_on(glint::tui::run(options));
     // Engines and cancelled tools may hold threads that outlive the app;

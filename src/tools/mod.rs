@@ -319,6 +319,8 @@ pub struct ToolRegistry {
     tools: Vec<Registered>,
     /// Time limits set with [`ToolRegistry::set_time_limit`], by tool name.
     time_limits: Vec<(String, Duration)>,
+    /// Where mutating calls are checkpointed for undo (none: not recorded).
+    checkpoints: Option<std::sync::Arc<crate::checkpoint::Checkpoints>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -427,6 +429,31 @@ impl ToolRegistry {
     /// so blocking work that checks it stops soon), and a panic anywhere in
     /// the tool becomes a failed call; neither ever ends the run.
     pub async fn call(
+        &self,
+        name: &str,
+        arguments: &Map<String, Value>,
+        ctx: &ToolContext,
+    ) -> ToolOutcome {
+        let run = self.call_unrecorded(name, arguments, ctx);
+        match &self.checkpoints {
+            Some(store) => crate::checkpoint::around(store, name, ctx, run).await,
+            None => run.await,
+        }
+    }
+
+    /// Records mutating calls as checkpoints from now on (see
+    /// [`crate::checkpoint`]).
+    pub fn set_checkpoints(&mut self, store: std::sync::Arc<crate::checkpoint::Checkpoints>) {
+        self.checkpoints = Some(store);
+    }
+
+    /// The store mutating calls are checkpointed in, if any.
+    pub fn checkpoints(&self) -> Option<&std::sync::Arc<crate::checkpoint::Checkpoints>> {
+        self.checkpoints.as_ref()
+    }
+
+    /// [`ToolRegistry::call`] without checkpointing.
+    async fn call_unrecorded(
         &self,
         name: &str,
         arguments: &Map<String, Value>,
