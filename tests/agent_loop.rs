@@ -29,6 +29,8 @@ fn start(model: Arc<GlmModel<ScriptedModel>>, sandbox: &Sandbox, max_turns: u32)
         max_turns,
         thinking: true,
         shell: ShellPolicy::default(),
+        guards: Default::default(),
+        approval: Default::default(),
     })
 }
 
@@ -315,8 +317,8 @@ async fn a_second_task_continues_the_conversation() {
     let model = Arc::new(GlmModel::new(ScriptedModel::new(
         "inline",
         vec![
-            "First answer reasoning.</think>One.".into(),
-            "Second answer reasoning.</think>Two.".into(),
+            "First answer reasoning.</think>One.",
+            "Second answer reasoning.</think>Two.",
         ],
         1,
     )));

@@ -652,3 +652,182 @@ fn an_agents_md_leading_outside_is_skipped_with_a_warning() {
     let err = stderr(&output);
     assert!(err.contains("glint: warning: AGENTS.md"), "{err}");
 }
+
+// ---- The agent loop's guards, through the real binary's events ----
+
+/// Runs `completions` as a script whose prompts are logged, with `--json`
+/// (unless `plain`) and `extra` arguments; checks that each logged prompt
+/// extends the one before it. Returns the output and the prompts.
+fn run_guarded(
+    sandbox: &Sandbox,
+    completions: Value,
+    plain: bool,
+    extra: &[&str],
+) -> (Output, Vec<String>) {
+    let log = sandbox.outside("prompts.jsonl");
+    let script = sandbox.outside("guards.json");
+    let body = serde_json::json!({
+        "completions": completions,
+        "prompt_log": log.display().to_string(),
+    });
+    std::fs::write(&script, body.to_string()).expect("write the script");
+    let model = format!("script:{}", script.display());
+    let mut args = vec!["--task", "What is the launch code?", "--model", &model];
+    if !plain {
+        args.push("--json");
+    }
+    args.extend_from_slice(extra);
+    let output = run(sandbox, &args);
+    let prompts: Vec<String> = std::fs::read_to_string(&log)
+        .expect("the model was called and logged its prompts")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON string per line"))
+        .collect();
+    for pair in prompts.windows(2) {
+        assert!(
+            pair[1].starts_with(&pair[0]),
+            "a prompt does not extend the previous one"
+        );
+    }
+    (output, prompts)
+}
+
+fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+const LIST_CALL: &str =
+    "<tool_call>list_dir<arg_key>path</arg_key><arg_value>.</arg_value></tool_call><|observation|>";
+const FINAL: &str = "Done.</think>The launch code is 4242.<|endoftext|>";
+
+fn looping() -> Value {
+    serde_json::json!([
+        format!("Look.</think>{LIST_CALL}"),
+        format!("Again.</think>{LIST_CALL}"),
+        format!("Again.</think>{LIST_CALL}"),
+        FINAL,
+    ])
+}
+
+#[test]
+fn json_a_repeated_call_is_refused_with_a_warning() {
+    let sandbox = Sandbox::create();
+    let (output, prompts) = run_guarded(&sandbox, looping(), false, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(prompts.len(), 4);
+    let events = json_lines(&output.stdout);
+    let finished = of_type(&events, "tool_call_finished");
+    assert_eq!(finished.len(), 3);
+    assert_eq!(finished[2]["ok"], false);
+    let refusal = finished[2]["output"].as_str().unwrap_or_default();
+    assert!(
+        refusal.contains("glint refused to run this call"),
+        "{refusal}"
+    );
+    assert!(prompts[3].contains(refusal), "the model got the refusal");
+    let warnings = of_type(&events, "warning");
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused a repeated call")
+    );
+    let turns = of_type(&events, "turn_finished");
+    assert_eq!(turns[0]["finish_reason"], "tool_calls");
+    assert_eq!(turns[3]["finish_reason"], "stop");
+    assert_eq!(events.last().expect("events")["status"], "completed");
+}
+
+#[test]
+fn plain_a_refused_call_is_a_warning_on_stderr_and_the_threshold_is_a_config_key() {
+    let sandbox = Sandbox::create();
+    let (output, _) = run_guarded(&sandbox, looping(), true, &[]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("glint: warning: refused a repeated call: list_dir"),
+        "{}",
+        stderr(&output)
+    );
+    let sandbox = Sandbox::create();
+    let (output, _) = run_guarded(
+        &sandbox,
+        looping(),
+        false,
+        &["-c", "agent.doom_loop_threshold=0"],
+    );
+    let events = json_lines(&output.stdout);
+    assert!(of_type(&events, "warning").is_empty());
+    assert!(
+        of_type(&events, "tool_call_finished")
+            .iter()
+            .all(|e| e["ok"] == true)
+    );
+}
+
+#[test]
+fn json_a_call_inside_the_reasoning_runs() {
+    let sandbox = Sandbox::create();
+    let leaked = "Read the notes. <tool_call>read_file<arg_key>path</arg_key><arg_value>notes.txt</arg_value></tool_call><|observation|>";
+    let (output, prompts) = run_guarded(&sandbox, serde_json::json!([leaked, FINAL]), false, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = json_lines(&output.stdout);
+    let finished = of_type(&events, "tool_call_finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["name"], "read_file");
+    assert_eq!(finished[0]["ok"], true);
+    // The raw turn is in the next prompt exactly as generated.
+    assert!(prompts[1][prompts[0].len()..].starts_with("Read the notes. <tool_call>read_file"));
+}
+
+#[test]
+fn json_a_cut_turn_carries_its_finish_reason_and_runs_no_half_call() {
+    let sandbox = Sandbox::create();
+    let cut = "Write.</think><tool_call>write_file<arg_key>path</arg_key><arg_value>out.txt</arg_value><arg_key>content</arg_key><arg_value>half";
+    let script = serde_json::json!([{"text": cut, "finish_reason": "length"}, FINAL]);
+    let (output, prompts) = run_guarded(&sandbox, script, false, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let events = json_lines(&output.stdout);
+    assert!(of_type(&events, "tool_call_started").is_empty());
+    assert!(!sandbox.workspace().join("out.txt").exists());
+    let turns = of_type(&events, "turn_finished");
+    assert_eq!(turns[0]["finish_reason"], "length");
+    assert_eq!(turns[0]["tool_calls"], 0);
+    let warnings = of_type(&events, "warning");
+    assert_eq!(warnings.len(), 1);
+    assert!(prompts[1].contains("glint: your last output was cut off"));
+}
+
+#[test]
+fn broken_output_is_retried_then_fails_with_exit_1() {
+    let sandbox = Sandbox::create();
+    let broken = "Read.</think><tool_call>read_file<arg_key>path</arg_key><|observation|>";
+    let script = serde_json::json!([broken, broken, broken]);
+    let (output, prompts) = run_guarded(&sandbox, script.clone(), false, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(prompts.len(), 3);
+    let events = json_lines(&output.stdout);
+    let last = events.last().expect("events");
+    assert_eq!(last["status"], "malformed_output");
+    assert_eq!(last["answer"], Value::Null);
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("malformed 3 times in a row")
+    );
+    assert_eq!(of_type(&events, "warning").len(), 2);
+
+    // Plain mode shows no markup as an answer, and one fewer retry with the
+    // config key.
+    let sandbox = Sandbox::create();
+    let (output, prompts) = run_guarded(&sandbox, script, true, &["-c", "agent.max_retries=1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(prompts.len(), 2);
+    assert!(output.stdout.is_empty(), "no answer on stdout");
+    assert!(
+        stderr(&output).contains("malformed 2 times in a row"),
+        "{}",
+        stderr(&output)
+    );
+}
