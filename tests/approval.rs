@@ -1,0 +1,554 @@
+//! Approval policies through the agent core (scripted model): what each
+//! policy runs, asks about and refuses; the Op::Approve round trip (run
+//! once, always allow a prefix, deny with a note, cancel while waiting);
+//! the read-only allowlist's tricky cases; the app's approval prompt.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Position;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+
+use glint::agent::{self, AgentConfig, AgentHandle, Event, Op, RunStatus};
+use glint::approval::{ApprovalPolicy, Approvals, Decision, is_allowed, is_read_only};
+use glint::engine::GlmModel;
+use glint::engine::scripted::ScriptedModel;
+use glint::tools::{SandboxPolicy, ShellPolicy, ToolRegistry};
+use glint::tui::theme::Theme;
+use glint::tui::{App, AppConfig, Effect, draw_main, viewport_height};
+use glint::workspace::Workspace;
+
+use common::Sandbox;
+
+const ANSWER: &str = "Done.</think>Done.<|endoftext|>";
+
+/// A raw completion calling `tool` with string arguments.
+fn call(tool: &str, args: &[(&str, &str)]) -> String {
+    let mut raw = format!("I will call {tool}.</think><tool_call>{tool}");
+    for (key, value) in args {
+        raw.push_str(&format!(
+            "<arg_key>{key}</arg_key><arg_value>{value}</arg_value>"
+        ));
+    }
+    raw.push_str("</tool_call><|observation|>");
+    raw
+}
+
+fn shell(command: &str) -> String {
+    call("shell", &[("command", command)])
+}
+
+struct Run {
+    events: Vec<Event>,
+    prompts: Vec<String>,
+}
+
+impl Run {
+    fn requests(&self) -> Vec<(String, Option<String>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ApprovalRequested {
+                    summary, prefix, ..
+                } => Some((summary.clone(), prefix.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `(ok, output)` of each finished tool call, in order.
+    fn results(&self) -> Vec<(bool, String)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ToolCallFinished { ok, output, .. } => Some((*ok, output.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn status(&self) -> RunStatus {
+        match self.events.last() {
+            Some(Event::RunFinished { status, .. }) => *status,
+            other => panic!("the run did not finish: {other:?}"),
+        }
+    }
+}
+
+fn start(
+    completions: Vec<String>,
+    approvals: &Approvals,
+    sandbox: &Sandbox,
+) -> (AgentHandle, Arc<GlmModel<ScriptedModel>>) {
+    let model = Arc::new(GlmModel::new(ScriptedModel::new(
+        "approval",
+        completions,
+        7,
+    )));
+    let handle = agent::spawn(AgentConfig {
+        model: model.clone(),
+        tools: Arc::new(ToolRegistry::builtin()),
+        workspace: Workspace::new(sandbox.workspace()).expect("workspace"),
+        system_prompt: "You are glint.".into(),
+        max_turns: 10,
+        thinking: true,
+        shell: ShellPolicy::default(),
+        guards: Default::default(),
+        approval: approvals.clone(),
+    });
+    (handle, model)
+}
+
+/// Runs the script to its end, answering each approval request with
+/// `answer` (`None`: cancel the run instead).
+async fn drive(
+    completions: Vec<String>,
+    approvals: &Approvals,
+    sandbox: &Sandbox,
+    mut answer: impl FnMut(&str) -> Option<Decision>,
+) -> Run {
+    let (mut handle, model) = start(completions, approvals, sandbox);
+    handle.submit("Do the task.");
+    let mut events = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), handle.next_event())
+            .await
+            .expect("the run finishes")
+            .expect("the core is alive");
+        if let Event::ApprovalRequested { id, summary, .. } = &event {
+            match answer(summary) {
+                Some(decision) => {
+                    handle.send(Op::Approve {
+                        id: id.clone(),
+                        decision,
+                    });
+                }
+                None => {
+                    handle.cancel();
+                }
+            }
+        }
+        let done = matches!(event, Event::RunFinished { .. });
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    handle.shutdown().await;
+    Run {
+        events,
+        prompts: model.backend().prompts(),
+    }
+}
+
+fn never(summary: &str) -> Option<Decision> {
+    panic!("nothing should ask, but `{summary}` did")
+}
+
+fn write_call(path: &str) -> String {
+    call("write_file", &[("path", path), ("content", "new text\n")])
+}
+
+#[test]
+fn the_allowlist_tells_read_only_commands_from_the_rest() {
+    let read_only = [
+        "ls -la",
+        "cat notes.txt",
+        "head -5 notes.txt",
+        "wc -l < notes.txt",
+        "pwd",
+        "echo 'a; b && c'",
+        "echo '$(rm x)'",
+        "git status",
+        "git diff HEAD~1 -- src",
+        "git log --oneline -5",
+        "git show HEAD:notes.txt",
+        "grep -rn launch . | head -20",
+        "rg foo | wc -l",
+        "grep x 2>/dev/null | head",
+        "ls >/dev/null 2>&1",
+        "find . -name '*.rs' -type f",
+        "find src -name x -print",
+        "sort notes.txt | uniq -c",
+        "l\"s\" src",
+    ];
+    for command in read_only {
+        assert!(is_read_only(command), "should be read-only: {command}");
+    }
+    let not_read_only = [
+        "ls; rm x",
+        "ls;rm x",
+        "cat a > b",
+        "cat a >> b",
+        "cat a &> b",
+        "cat a 2> err.txt",
+        "git status && rm -rf .",
+        "ls || rm x",
+        "ls & rm x",
+        "ls\nrm x",
+        "find . -delete",
+        "find . -name x -exec rm {} ;",
+        "find . -execdir rm {} +",
+        "find . -fprint out.txt",
+        "find . -ok rm {} ;",
+        "find . *",
+        "echo $(rm x)",
+        "echo \"$(rm x)\"",
+        "echo `rm x`",
+        "echo $HOME",
+        "cat <(rm x)",
+        "grep x | sh",
+        "grep x | xargs rm",
+        "cat notes.txt | tee copy.txt",
+        "echo 'unclosed",
+        "echo \"unclosed",
+        "\"ls;rm\" x",
+        "l's';rm x",
+        "ls \\; ; rm x",
+        "sort -o out.txt notes.txt",
+        "sort --outp=out.txt notes.txt",
+        "uniq in.txt out.txt",
+        "git diff --output=x.txt",
+        "git diff --outp=x.txt",
+        "git log --ext-diff",
+        "git -c core.pager=sh log",
+        "GIT_EXTERNAL_DIFF=sh git diff",
+        "git commit -m x",
+        "git checkout .",
+        "rg --pre sh x",
+        "rm -rf x",
+        "touch x",
+        "cargo test",
+        "(ls)",
+        "ls {a,b}",
+        "cat <<EOF",
+        "",
+    ];
+    for command in not_read_only {
+        assert!(!is_read_only(command), "should not be read-only: {command}");
+    }
+}
+
+#[test]
+fn allowed_prefixes_never_cover_a_second_command() {
+    let allowed = vec![vec!["cargo".to_string(), "test".to_string()]];
+    assert!(is_allowed("cargo test --release", &allowed));
+    assert!(is_allowed("cargo test 2>&1 | tail -20", &allowed));
+    for command in [
+        "cargo test; rm -rf .",
+        "cargo test && rm -rf .",
+        "cargo test $(rm x)",
+        "cargo test | sh",
+        "cargo test > log.txt",
+        "cargo build",
+        "cargo testx",
+    ] {
+        assert!(!is_allowed(command, &allowed), "{command}");
+    }
+}
+
+#[tokio::test]
+async fn full_auto_runs_everything_without_asking() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::FullAuto, true);
+    let script = vec![write_call("a.txt"), shell("mkdir made"), ANSWER.into()];
+    let run = drive(script, &approvals, &sandbox, never).await;
+    assert!(run.requests().is_empty());
+    assert!(
+        run.results().iter().all(|(ok, _)| *ok),
+        "{:?}",
+        run.results()
+    );
+    assert!(sandbox.workspace().join("a.txt").exists());
+    assert!(sandbox.workspace().join("made").is_dir());
+}
+
+#[tokio::test]
+async fn auto_edit_applies_edits_runs_read_only_commands_and_asks_about_the_rest() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::AutoEdit, true);
+    let script = vec![
+        write_call("a.txt"),
+        shell("cat notes.txt | head -1"),
+        shell("mkdir made"),
+        ANSWER.into(),
+    ];
+    let run = drive(script, &approvals, &sandbox, |_| Some(Decision::Once)).await;
+    let requests = run.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].0, "mkdir made");
+    assert_eq!(requests[0].1.as_deref(), Some("mkdir made"));
+    assert!(
+        run.results().iter().all(|(ok, _)| *ok),
+        "{:?}",
+        run.results()
+    );
+    assert!(sandbox.workspace().join("a.txt").exists());
+    assert!(sandbox.workspace().join("made").is_dir());
+}
+
+#[tokio::test]
+async fn suggest_asks_about_every_edit_and_every_command_showing_the_diff() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::Suggest, true);
+    let script = vec![
+        call(
+            "edit_file",
+            &[
+                ("path", "notes.txt"),
+                ("old_string", "4242"),
+                ("new_string", "1234"),
+            ],
+        ),
+        shell("ls"),
+        ANSWER.into(),
+    ];
+    let run = drive(script, &approvals, &sandbox, |_| Some(Decision::Once)).await;
+    let requests = run.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[0].0.contains("-4242"), "{}", requests[0].0);
+    assert!(requests[0].0.contains("+1234"), "{}", requests[0].0);
+    assert_eq!(requests[1].0, "ls");
+    let notes = std::fs::read_to_string(sandbox.workspace().join("notes.txt")).unwrap();
+    assert!(notes.contains("1234"), "approved edit applied: {notes}");
+}
+
+#[tokio::test]
+async fn always_allowing_a_prefix_runs_the_next_matching_command_unasked() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::AutoEdit, true);
+    let script = vec![
+        shell("mkdir -p one"),
+        shell("mkdir -p two"),
+        shell("touch other"),
+        ANSWER.into(),
+    ];
+    let run = drive(script, &approvals, &sandbox, |summary| {
+        Some(if summary.starts_with("mkdir") {
+            Decision::AlwaysPrefix
+        } else {
+            Decision::Deny {
+                note: String::new(),
+            }
+        })
+    })
+    .await;
+    let requests = run.requests();
+    // `mkdir -p two` ran without a request; `touch` is not covered.
+    assert_eq!(
+        requests,
+        [
+            ("mkdir -p one".to_string(), Some("mkdir".to_string())),
+            ("touch other".to_string(), Some("touch other".to_string()))
+        ]
+    );
+    assert!(sandbox.workspace().join("one").is_dir());
+    assert!(sandbox.workspace().join("two").is_dir());
+    assert!(!sandbox.workspace().join("other").exists());
+    assert_eq!(approvals.allowed_prefixes(), ["mkdir"]);
+}
+
+#[tokio::test]
+async fn a_denial_with_a_note_reaches_the_model_and_nothing_runs() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::AutoEdit, true);
+    let script = vec![shell("rm notes.txt"), ANSWER.into()];
+    let run = drive(script, &approvals, &sandbox, |_| {
+        Some(Decision::Deny {
+            note: "keep the notes, archive them instead".into(),
+        })
+    })
+    .await;
+    let results = run.results();
+    assert_eq!(results.len(), 1);
+    assert!(!results[0].0);
+    assert!(
+        results[0]
+            .1
+            .contains("denied this shell call; it did not run. The user's note: keep the notes, archive them instead"),
+        "{}",
+        results[0].1
+    );
+    assert!(sandbox.workspace().join("notes.txt").exists());
+    let last = run.prompts.last().expect("a second prompt");
+    assert!(
+        last.contains("keep the notes, archive them instead"),
+        "{last}"
+    );
+    assert_eq!(run.status(), RunStatus::Completed);
+}
+
+#[tokio::test]
+async fn cancelling_while_waiting_denies_and_interrupts() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::Suggest, true);
+    let script = vec![write_call("a.txt"), ANSWER.into()];
+    let run = drive(script, &approvals, &sandbox, |_| None).await;
+    assert_eq!(run.status(), RunStatus::Interrupted);
+    let results = run.results();
+    assert_eq!(results.len(), 1);
+    assert!(!results[0].0);
+    assert!(results[0].1.contains("Cancelled"), "{}", results[0].1);
+    assert!(!sandbox.workspace().join("a.txt").exists());
+}
+
+#[tokio::test]
+async fn without_a_front_end_to_ask_what_needs_approval_is_refused() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::Suggest, false);
+    let script = vec![
+        write_call("a.txt"),
+        shell("ls"),
+        shell("mkdir made"),
+        ANSWER.into(),
+    ];
+    let run = drive(script, &approvals, &sandbox, never).await;
+    let results = run.results();
+    assert!(!results[0].0);
+    assert!(
+        results[0].1.contains("approval policy is `suggest`")
+            && results[0].1.contains("--approval auto-edit"),
+        "{}",
+        results[0].1
+    );
+    assert!(results[1].0, "read-only commands run: {}", results[1].1);
+    assert!(!results[2].0);
+    assert!(!sandbox.workspace().join("a.txt").exists());
+    assert!(!sandbox.workspace().join("made").exists());
+
+    let approvals = Approvals::new(ApprovalPolicy::AutoEdit, false);
+    let script = vec![write_call("a.txt"), shell("mkdir made"), ANSWER.into()];
+    let run = drive(script, &approvals, &sandbox, never).await;
+    let results = run.results();
+    assert!(results[0].0, "{}", results[0].1);
+    assert!(!results[1].0);
+    assert!(
+        results[1].1.contains("--approval full-auto"),
+        "{}",
+        results[1].1
+    );
+    assert!(!sandbox.workspace().join("made").exists());
+}
+
+#[tokio::test]
+async fn switching_the_policy_applies_from_the_next_call() {
+    let sandbox = Sandbox::create();
+    let approvals = Approvals::new(ApprovalPolicy::Suggest, true);
+    let switch = approvals.clone();
+    let script = vec![shell("mkdir one"), shell("mkdir two"), ANSWER.into()];
+    let run = drive(script, &approvals, &sandbox, move |_| {
+        switch.set_policy(ApprovalPolicy::FullAuto);
+        Some(Decision::Once)
+    })
+    .await;
+    assert_eq!(run.requests().len(), 1);
+    assert!(sandbox.workspace().join("two").is_dir());
+}
+
+/// The app's screen with a shell command waiting for approval.
+#[test]
+fn the_shell_approval_prompt() {
+    let workspace = tempfile::tempdir().unwrap();
+    let mut app = App::new(AppConfig {
+        workspace_root: workspace.path().to_path_buf(),
+        model_label: "script:approval.json".into(),
+        sandbox: SandboxPolicy::WorkspaceWrite,
+        theme: Theme::plain(),
+    });
+    let approvals = Approvals::new(ApprovalPolicy::AutoEdit, true);
+    app.set_approvals(approvals.clone());
+    app.on_model_ready("script:approval.json".into(), Some(8192));
+    let mut backend = TestBackend::new(80, 24);
+    ratatui::backend::Backend::set_cursor_position(&mut backend, Position::new(0, 0)).unwrap();
+    let mut terminal = Terminal::with_options(
+        backend,
+        TerminalOptions {
+            viewport: Viewport::Inline(viewport_height(24)),
+        },
+    )
+    .unwrap();
+    let now = Instant::now();
+    for event in [
+        Event::RunStarted {
+            model: "m".into(),
+            workspace: "/ws".into(),
+            task: "t".into(),
+            max_turns: 5,
+        },
+        Event::TurnStarted { turn: 1 },
+        Event::ToolCallStarted {
+            turn: 1,
+            id: "call_1".into(),
+            name: "shell".into(),
+            arguments: serde_json::json!({"command": "cargo test --release 2>&1 | tail -20"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        },
+        Event::ApprovalRequested {
+            id: "call_1".into(),
+            tool: "shell".into(),
+            summary: "cargo test --release 2>&1 | tail -20".into(),
+            cwd: "/home/user/project".into(),
+            prefix: Some("cargo test".into()),
+        },
+    ] {
+        app.on_agent_event(event, now);
+    }
+    draw_main(&mut terminal, &mut app).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut rows = Vec::new();
+    for y in 0..buffer.area.height {
+        let row: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        rows.push(row.trim_end().to_string());
+    }
+    insta::assert_snapshot!("shell_approval_prompt", rows.join("\n"));
+
+    // Keys answer the prompt instead of typing into the composer.
+    let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('a'))),
+        [Effect::Approve {
+            id: "call_1".into(),
+            decision: Decision::AlwaysPrefix
+        }]
+    );
+    assert!(app.approval_prompt().is_none());
+
+    app.on_agent_event(
+        Event::ApprovalRequested {
+            id: "call_2".into(),
+            tool: "shell".into(),
+            summary: "rm -rf target".into(),
+            cwd: "/ws".into(),
+            prefix: Some("rm".into()),
+        },
+        now,
+    );
+    assert!(app.on_key(key(KeyCode::Char('n'))).is_empty());
+    for ch in "not now".chars() {
+        assert!(app.on_key(key(KeyCode::Char(ch))).is_empty());
+    }
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        [Effect::Approve {
+            id: "call_2".into(),
+            decision: Decision::Deny {
+                note: "not now".into()
+            }
+        }]
+    );
+
+    // /approvals shows and switches the session's policy.
+    for ch in "/approvals suggest".chars() {
+        app.on_key(key(KeyCode::Char(ch)));
+    }
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(approvals.policy(), ApprovalPolicy::Suggest);
+}
