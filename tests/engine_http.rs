@@ -11,7 +11,7 @@ use futures::StreamExt;
 use glint::agent::{self, AgentConfig, Event, RunStatus};
 use glint::conversation::{Message, ToolCall};
 use glint::engine::http::{HttpConfig, HttpModel, INVALID_ARGUMENTS_KEY, Provider};
-use glint::engine::{EngineError, Model, ModelEvent, TurnRequest, Usage};
+use glint::engine::{EngineError, FinishReason, Model, ModelEvent, TurnRequest, Usage};
 use glint::glm::ParsedToolCall;
 use glint::tools::{ShellPolicy, ToolRegistry};
 use glint::workspace::Workspace;
@@ -232,6 +232,7 @@ async fn streams_reasoning_text_and_tool_calls_split_across_deltas() {
                 prompt_tokens: Some(42),
                 completion_tokens: Some(17)
             }),
+            ModelEvent::Finish(FinishReason::ToolCalls),
         ]
     );
 
@@ -356,6 +357,7 @@ async fn invalid_tool_arguments_still_reach_the_agent() {
         [
             tool_call("read_file", json!({INVALID_ARGUMENTS_KEY: "{\"path\": "})),
             tool_call("list_dir", json!({})),
+            ModelEvent::Finish(FinishReason::ToolCalls),
         ]
     );
 }
@@ -378,8 +380,11 @@ async fn a_stream_arriving_byte_by_byte_is_read_whole() {
     assert_eq!(error, None);
     assert_eq!(text_of(&events), ("héllo ✓".into(), "wörld".into()));
     assert_eq!(
-        events.last(),
-        Some(&tool_call("list_dir", json!({"path": "ü"})))
+        events[events.len() - 2..],
+        [
+            tool_call("list_dir", json!({"path": "ü"})),
+            ModelEvent::Finish(FinishReason::ToolCalls)
+        ]
     );
 }
 
@@ -618,6 +623,8 @@ async fn agent_sends_streamed_reasoning_details_back_in_the_next_turn() {
         max_turns: 5,
         thinking: true,
         shell: ShellPolicy::default(),
+        guards: Default::default(),
+        approval: Default::default(),
     });
     handle.submit("What files are here?");
     let mut finished = None;
@@ -706,7 +713,13 @@ async fn rate_limit_is_retried_after_the_servers_delay() {
     let (events, error) = run_turn(config(&base(&server), Provider::OpenAi), user_turn("x")).await;
     let elapsed = started.elapsed();
     assert_eq!(error, None);
-    assert_eq!(events, [ModelEvent::TextDelta("ok".into())]);
+    assert_eq!(
+        events,
+        [
+            ModelEvent::TextDelta("ok".into()),
+            ModelEvent::Finish(FinishReason::Stop)
+        ]
+    );
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
     // It waited the server's second (not the 10 ms base delay), and not
     // some much longer backoff of its own.
@@ -731,7 +744,13 @@ async fn server_error_is_retried() {
         .await;
     let (events, error) = run_turn(config(&base(&server), Provider::OpenAi), user_turn("x")).await;
     assert_eq!(error, None);
-    assert_eq!(events, [ModelEvent::TextDelta("ok".into())]);
+    assert_eq!(
+        events,
+        [
+            ModelEvent::TextDelta("ok".into()),
+            ModelEvent::Finish(FinishReason::Stop)
+        ]
+    );
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
@@ -1029,4 +1048,49 @@ fn configuration_comes_from_the_environment() {
     );
     assert_eq!(Provider::from_prefix("openai"), Some(Provider::OpenAi));
     assert_eq!(Provider::from_prefix("local"), None);
+}
+
+/// A server's `finish_reason` reaches the agent after the turn's text and
+/// calls: `length` says the answer was cut at the token limit, so the agent
+/// must not run the half-written call it carries.
+#[tokio::test]
+async fn the_servers_finish_reason_is_reported_after_the_calls() {
+    let server = MockServer::start().await;
+    let cut_call = json!({"tool_calls": [{"index": 0, "id": "call_x", "type": "function",
+        "function": {"name": "read_file", "arguments": "{\"path\": \"a"}}]});
+    Mock::given(method("POST"))
+        .respond_with(stream_response(sse(&[
+            chunk(json!({"content": "Reading"})),
+            chunk(cut_call),
+            finish("length"),
+            usage(10, 5),
+        ])))
+        .mount(&server)
+        .await;
+    let (events, error) = run_turn(config(&base(&server), Provider::OpenAi), user_turn("x")).await;
+    assert_eq!(error, None);
+    assert_eq!(
+        events.last(),
+        Some(&ModelEvent::Finish(FinishReason::Length)),
+        "{events:?}"
+    );
+    let finishes = events
+        .iter()
+        .filter(|e| matches!(e, ModelEvent::Finish(_)))
+        .count();
+    assert_eq!(finishes, 1, "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, ModelEvent::ToolCall(_))),
+        "{events:?}"
+    );
+
+    // A server that says nothing glint acts on sends no reason at all.
+    let quiet = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(stream_response(sse(&[chunk(json!({"content": "ok"}))])))
+        .mount(&quiet)
+        .await;
+    let (events, error) = run_turn(config(&base(&quiet), Provider::OpenAi), user_turn("x")).await;
+    assert_eq!(error, None);
+    assert_eq!(events, [ModelEvent::TextDelta("ok".into())]);
 }

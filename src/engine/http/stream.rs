@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::retry::{Failure, stream_error_failure};
-use crate::engine::{ModelEvent, Usage};
+use crate::engine::{FinishReason, ModelEvent, Usage};
 use crate::glm::ParsedToolCall;
 
 /// The key under which a tool call's arguments are kept when the model wrote
@@ -316,6 +316,15 @@ impl TurnAssembler {
         }
         if let Some(usage) = self.usage.take() {
             events.push(ModelEvent::Usage(usage));
+        }
+        // After the calls: the agent decides what a cut turn's calls mean
+        // with the whole turn in hand.
+        if let Some(reason) = self
+            .finish_reason
+            .as_deref()
+            .and_then(FinishReason::from_engine)
+        {
+            events.push(ModelEvent::Finish(reason));
         }
         Ok(events)
     }
