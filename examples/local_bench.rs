@@ -51,6 +51,7 @@ async fn run(engine: &LocalEngine, prompt: &str) -> anyhow::Result<Timing> {
                 text.push_str(&piece);
             }
             RawChunk::Usage(u) => usage = Some(u),
+            RawChunk::Finish(_) => {}
         }
     }
     let total = started.elapsed().as_secs_f64();

@@ -11,7 +11,7 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde_json::{Map, Value, json};
 
 use glint::agent::{Event, RunStatus};
-use glint::engine::Usage;
+use glint::engine::{FinishReason, Usage};
 use glint::tools::SandboxPolicy;
 use glint::tui::markdown::render_markdown;
 use glint::tui::theme::Theme;
@@ -122,6 +122,7 @@ impl Screen {
                 prompt_tokens: Some(1200),
                 completion_tokens: Some(tokens),
             },
+            finish_reason: FinishReason::Stop,
         });
         self.event(Event::RunFinished {
             status: RunStatus::Completed,
@@ -342,6 +343,7 @@ fn tool_entries() {
         turn: 1,
         tool_calls: 3,
         usage: Usage::default(),
+        finish_reason: FinishReason::ToolCalls,
     });
     screen.draw();
     insta::assert_snapshot!("tool_entries", screen.text());
