@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
-use crate::tools::{EnvPolicy, SandboxPolicy, ShellPolicy};
+use crate::tools::{CheckCommand, EnvPolicy, SandboxPolicy, ShellPolicy};
 use crate::workspace::Workspace;
 
 /// glint: a terminal coding agent running GLM-4.7-Flash in-process.
@@ -116,6 +116,11 @@ pub struct RunArgs {
     #[arg(skip)]
     pub allow_background: bool,
 
+    /// From the config files only: the command run after each change
+    /// (`check_command`) and its time limit (`check_timeout_s`).
+    #[arg(skip)]
+    pub check: Option<CheckCommand>,
+
     /// From the config files only: the agent loop's guards
     /// (`agent.doom_loop_threshold`, `agent.max_retries`).
     #[arg(skip)]
@@ -168,6 +173,7 @@ impl RunArgs {
                 pass: self.env_pass.clone(),
             },
             allow_background: self.allow_background,
+            check: self.check.clone(),
         }
     }
 
@@ -228,6 +234,14 @@ impl RunArgs {
         }
         self.env_pass = config.env_pass.clone();
         self.allow_background = config.allow_background.unwrap_or(false);
+        self.check = config.check_command.clone().map(|command| CheckCommand {
+            command,
+            timeout: std::time::Duration::from_secs(
+                config
+                    .check_timeout_s
+                    .unwrap_or(CheckCommand::DEFAULT_TIMEOUT_S),
+            ),
+        });
         let defaults = GuardSettings::default();
         self.guards = GuardSettings {
             doom_loop_threshold: config

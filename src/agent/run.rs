@@ -341,6 +341,7 @@ impl Session {
                 workspace: self.config.workspace.clone(),
                 cancel: cancel.child_token(),
                 shell: self.config.shell.clone(),
+                spill: self.config.tools.spill_area().clone(),
             };
             let tools = self.config.tools.clone();
             tokio::select! {

@@ -82,6 +82,26 @@ pub(super) const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "check_command",
+        takes: "a shell command run after each change the agent makes, such as \"cargo check --message-format short\"",
+        set: |c, v| {
+            c.check_command = Some(non_empty_string(v)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "check_timeout_s",
+        takes: "a whole number of seconds from 1 to 240",
+        set: |c, v| {
+            let seconds = integer_at_least(v, 1)?;
+            if seconds > crate::tools::CheckCommand::MAX_TIMEOUT_S {
+                return Err(());
+            }
+            c.check_timeout_s = Some(seconds);
+            Ok(())
+        },
+    },
+    Key {
         name: "sampling.temperature",
         takes: "a number from 0 to 2 (0 is greedy)",
         set: |c, v| {

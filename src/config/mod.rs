@@ -44,6 +44,8 @@ pub struct Config {
     pub network: Option<bool>,
     pub env_pass: Option<Vec<String>>,
     pub allow_background: Option<bool>,
+    pub check_command: Option<String>,
+    pub check_timeout_s: Option<u64>,
     pub doom_loop_threshold: Option<u32>,
     pub max_retries: Option<u32>,
 }

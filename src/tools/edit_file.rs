@@ -17,6 +17,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::support::after_edit;
 use super::{
     MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking, truncate_output,
 };
@@ -59,9 +60,16 @@ impl Tool for EditFile {
         }
         let target = ctx.workspace.resolve_for_write(&args.path)?;
         let workspace = ctx.workspace.clone();
+        let path = target.clone();
         // Not cancellable once started: the write is atomic, and the model
         // must be told truthfully whether it happened.
-        run_blocking(move || edit(&workspace, &target, &args)).await
+        let (output, before) = run_blocking(move || {
+            let before = after_edit::errors_before(&target);
+            let output = edit(&workspace, &target, &args)?;
+            Ok((output, before))
+        })
+        .await?;
+        Ok(after_edit::after_change(ctx, path, before, output).await)
     }
 }
 

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::support::search::matches::{FileResult, Mode, fill_lines, search_file, searcher};
 use super::support::search::{Batch, PathPattern, count_of, sort_paths, visit_parallel};
+use super::support::spill::resolve_readable;
 use super::{
     MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, one_line, run_blocking_cancellable,
 };
@@ -161,7 +162,9 @@ impl Tool for Grep {
             None | Some("") => ".",
             Some(p) => p,
         };
-        let dir = ctx.workspace.resolve_existing(given)?;
+        // A spill file (a whole output too long for a result) may be
+        // searched too.
+        let (dir, _) = resolve_readable(ctx, given)?;
         let request = Request {
             pattern: args.pattern,
             mode,

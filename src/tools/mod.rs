@@ -31,9 +31,10 @@ use support::blocking::{contained, install_panic_hook, panicked};
 pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
 /// The languages the code tools parse; the TUI highlights the same ones.
 pub(crate) use support::code::Lang;
-pub use support::output::{count_lines, one_line, printable, truncate_output};
+pub use support::output::{count_lines, head_and_tail, one_line, printable, truncate_output};
 pub use support::sandbox::SandboxPolicy;
-pub use support::shell_policy::{EnvPolicy, ShellPolicy};
+pub use support::shell_policy::{CheckCommand, EnvPolicy, ShellPolicy};
+pub use support::spill::SpillArea;
 
 /// The most bytes of tool output the model is shown in one result. Larger
 /// outputs are cut at a line boundary with a `[... N more lines]` marker, so
@@ -108,15 +109,20 @@ pub struct ToolContext {
     /// How shell commands run (sandbox, network, environment, background
     /// jobs); chosen by the front end from flags and config.
     pub shell: ShellPolicy,
+    /// Where outputs too long for the result are kept whole, for the
+    /// session (the registry's, see [`ToolRegistry::spill_area`]).
+    pub spill: SpillArea,
 }
 
 impl ToolContext {
-    /// A context with a fresh (never cancelled) token.
+    /// A context with a fresh (never cancelled) token and its own spill
+    /// area.
     pub fn new(workspace: Workspace) -> Self {
         ToolContext {
             workspace,
             cancel: CancellationToken::new(),
             shell: ShellPolicy::default(),
+            spill: SpillArea::new_session(),
         }
     }
 }
@@ -321,6 +327,11 @@ pub struct ToolRegistry {
     time_limits: Vec<(String, Duration)>,
     /// Where mutating calls are checkpointed for undo (none: not recorded).
     checkpoints: Option<std::sync::Arc<crate::checkpoint::Checkpoints>>,
+    /// The session's spill files. The registry is made once per session by
+    /// the front end and shared by every agent core of it (a model switch
+    /// keeps the conversation, so its spill files must stay readable); the
+    /// files go when the session drops its last handle to the registry.
+    spill: SpillArea,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -385,6 +396,11 @@ impl ToolRegistry {
     /// Tool names, in registration order.
     pub fn names(&self) -> Vec<&str> {
         self.tools.iter().map(Registered::name).collect()
+    }
+
+    /// The session's spill area, for the [`ToolContext`] of each call.
+    pub fn spill_area(&self) -> &SpillArea {
+        &self.spill
     }
 
     /// The spec of the tool called `name`.
@@ -496,12 +512,36 @@ impl ToolRegistry {
         match result {
             Ok(output) => ToolOutcome {
                 ok: true,
-                content: truncate_output(&output.content, MAX_OUTPUT_BYTES),
+                content: fit_output(name, output.content, &call_ctx.spill),
                 summary: one_line(&output.summary, MAX_SUMMARY_CHARS),
             },
             Err(e) => failure(name, e),
         }
     }
+}
+
+/// A successful output as the model sees it: whole when it fits in
+/// [`MAX_OUTPUT_BYTES`]; otherwise written whole to a spill file, with only
+/// its head and tail and a note naming the file kept in the result. Where
+/// the spill file cannot be written, cut to its head as before.
+fn fit_output(name: &str, content: String, spill: &SpillArea) -> String {
+    if content.len() <= MAX_OUTPUT_BYTES {
+        return content;
+    }
+    let path = match spill.write(name, &content) {
+        Ok(path) => path,
+        Err(e) => {
+            tracing::warn!("cannot write a spill file for {name}: {e}");
+            return truncate_output(&content, MAX_OUTPUT_BYTES);
+        }
+    };
+    let note = support::spill::spill_note(&path, count_lines(&content));
+    let budget = MAX_OUTPUT_BYTES.saturating_sub(note.len() + 200);
+    let kept = head_and_tail(&content, budget, |n| {
+        let lines = if n == 1 { "line" } else { "lines" };
+        format!("[... {n} {lines} omitted; see the note at the end ...]")
+    });
+    format!("{}\n{note}", kept.trim_end_matches('\n'))
 }
 
 /// The one-line error for a call stopped at its time limit: what happened

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::workspace::{OpenError, open_regular};
 
+use super::support::spill::resolve_readable;
 use super::{MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable};
 
 /// Lines returned when the model gives no `limit`, and the most it may ask
@@ -64,8 +65,9 @@ impl Tool for ReadFile {
             }
             Some(n) => (n as u64).min(DEFAULT_LIMIT),
         };
-        let path = ctx.workspace.resolve_existing(&args.path)?;
-        let shown = ctx.workspace.display(&path);
+        // Spill files (whole outputs too long for a result) are readable
+        // too, so the model can page through them.
+        let (path, shown) = resolve_readable(ctx, &args.path)?;
         run_blocking_cancellable(ctx, move || read(&path, &shown, offset, limit)).await
     }
 }

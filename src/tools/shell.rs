@@ -6,14 +6,16 @@
 //! the command at all (bad `cwd`, no sandbox, bash missing) are errors.
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::support::process::{
-    Ending, Finished, ShellCommand, killed_note, run_shell, signal_name,
+    CapturedOutput, Ending, Finished, ShellCommand, killed_note, run_shell, signal_name,
 };
 use super::support::sandbox::Confinement;
+use super::support::spill::{SpillFile, spill_note};
 use super::{Tool, ToolContext, ToolError, ToolOutput, one_line};
 
 /// Seconds a command may run when the model gives no `timeout_s`.
@@ -85,50 +87,115 @@ impl Tool for Shell {
                 path
             }
         };
-        let policy = &ctx.shell;
-        let confinement =
-            Confinement::prepare(policy.sandbox, policy.network, ctx.workspace.root(), &cwd)
-                .map_err(ToolError::Failed)?;
-        let sandboxed = confinement.is_some();
-        let mut env = policy.env.filter(std::env::vars_os());
-        env.retain(|(name, _)| !ENVIRONMENT.iter().any(|(n, _)| name == *n));
-        env.extend(
-            ENVIRONMENT
-                .iter()
-                .map(|(n, v)| (OsString::from(n), OsString::from(v))),
-        );
-
-        let finished = run_shell(
-            ShellCommand {
-                script: &args.command,
-                cwd: &cwd,
-                env,
-                timeout: Duration::from_secs(timeout_s),
-                confinement,
-                allow_background: policy.allow_background,
-            },
-            &ctx.cancel,
+        let spill = match ctx.spill.create(Self::NAME) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                tracing::warn!("cannot make a spill file for a shell command: {e}");
+                None
+            }
+        };
+        let mut finished = run_command(
+            ctx,
+            &args.command,
+            &cwd,
+            Duration::from_secs(timeout_s),
+            spill,
         )
-        .await
-        .map_err(|e| {
-            ToolError::Failed(if sandboxed {
-                format!(
-                    "could not start `bash -c` in the sandbox: {e}; the user can start glint with `--sandbox off` to run commands unconfined"
-                )
-            } else {
-                format!("could not start `bash -c`: {e}")
-            })
-        })?;
+        .await?;
         if finished.ending == Ending::Cancelled {
+            if let Some(file) = finished.output.take_spill() {
+                file.discard();
+            }
             return Err(ToolError::Cancelled);
         }
-        Ok(report(&args.command, timeout_s, &finished, &notes))
+        let spilled = keep_spill(&mut finished);
+        Ok(report(
+            &args.command,
+            timeout_s,
+            &finished,
+            &notes,
+            spilled.as_deref(),
+        ))
+    }
+}
+
+/// Runs `script` with `bash -c` in `cwd` the way the shell tool does (the
+/// context's sandbox, network and environment policy), streaming its whole
+/// output to `spill` when given. Also runs the configured check command.
+pub(crate) async fn run_command(
+    ctx: &ToolContext,
+    script: &str,
+    cwd: &Path,
+    timeout: Duration,
+    spill: Option<SpillFile>,
+) -> Result<Finished, ToolError> {
+    let policy = &ctx.shell;
+    let confinement = Confinement::prepare_with_roots(
+        policy.sandbox,
+        policy.network,
+        ctx.workspace.root(),
+        &policy.writable_roots,
+        cwd,
+    )
+    .map_err(ToolError::Failed)?;
+    let sandboxed = confinement.is_some();
+    let mut env = policy.env.filter(std::env::vars_os());
+    env.retain(|(name, _)| !ENVIRONMENT.iter().any(|(n, _)| name == *n));
+    env.extend(
+        ENVIRONMENT
+            .iter()
+            .map(|(n, v)| (OsString::from(n), OsString::from(v))),
+    );
+    let command = ShellCommand {
+        script,
+        cwd,
+        env,
+        timeout,
+        confinement,
+        allow_background: policy.allow_background,
+    };
+    let running = run_shell(command, &ctx.cancel);
+    let finished = match spill {
+        Some(file) => CapturedOutput::spilling_to(file, running).await,
+        None => running.await,
+    };
+    finished.map_err(|e| {
+        ToolError::Failed(if sandboxed {
+            format!(
+                "could not start `bash -c` in the sandbox: {e}; the user can start glint with `--sandbox off` to run commands unconfined"
+            )
+        } else {
+            format!("could not start `bash -c`: {e}")
+        })
+    })
+}
+
+/// The spill file's path when lines were left out of the result (the file
+/// is then the only place they are), otherwise none (the file is removed).
+fn keep_spill(finished: &mut Finished) -> Option<PathBuf> {
+    let file = finished.output.take_spill()?;
+    if finished.output.omitted_lines() == 0 {
+        file.discard();
+        return None;
+    }
+    match file.finish() {
+        Ok(path) => Some(path),
+        Err(e) => {
+            tracing::warn!("cannot write a shell command's spill file: {e}");
+            None
+        }
     }
 }
 
 /// The result as the model sees it: status first, so it survives any
 /// cutting, then the output.
-fn report(command: &str, timeout_s: u64, finished: &Finished, notes: &[String]) -> ToolOutput {
+fn report(
+    command: &str,
+    timeout_s: u64,
+    finished: &Finished,
+    notes: &[String],
+    spilled: Option<&Path>,
+) -> ToolOutput {
     let seconds = finished.elapsed.as_secs_f64();
     let (status, short) = match finished.ending {
         Ending::Exited(code) => (format!("Exit code: {code}"), format!("exit {code}")),
@@ -167,11 +234,18 @@ fn report(command: &str, timeout_s: u64, finished: &Finished, notes: &[String]) 
     if output.total_bytes() == 0 {
         content.push_str("Output: (none)");
     } else if output.omitted_lines() > 0 {
+        let rendered = match spilled {
+            Some(path) => format!(
+                "{}\n{}",
+                output.render_with("see the note at the end"),
+                spill_note(path, output.total_lines())
+            ),
+            None => output.render(),
+        };
         content.push_str(&format!(
-            "Output ({} lines, {} bytes; first and last lines shown):\n{}",
+            "Output ({} lines, {} bytes; first and last lines shown):\n{rendered}",
             output.total_lines(),
             output.total_bytes(),
-            output.render()
         ));
     } else {
         content.push_str("Output:\n");

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::support::after_edit;
 use super::{Tool, ToolContext, ToolError, ToolOutput, count_lines, run_blocking};
 use crate::workspace::Workspace;
 
@@ -42,9 +43,16 @@ impl Tool for WriteFile {
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let target = ctx.workspace.resolve_for_write(&args.path)?;
         let workspace = ctx.workspace.clone();
+        let path = target.clone();
         // Not cancellable once started: the write is short and atomic,
         // and the model must be told truthfully whether it happened.
-        run_blocking(move || write(&workspace, &target, args.content.as_bytes())).await
+        let (output, before) = run_blocking(move || {
+            let before = after_edit::errors_before(&target);
+            let output = write(&workspace, &target, args.content.as_bytes())?;
+            Ok((output, before))
+        })
+        .await?;
+        Ok(after_edit::after_change(ctx, path, before, output).await)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the tools (kept out of `src/tools/*.rs`, which holds
 //! exactly one file per tool).
 
+pub mod after_edit;
 pub mod args;
 pub mod blocking;
 pub mod code;
@@ -10,3 +11,4 @@ pub mod process;
 pub mod sandbox;
 pub mod search;
 pub mod shell_policy;
+pub mod spill;

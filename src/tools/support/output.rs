@@ -68,3 +68,37 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         .collect::<String>()
         .into()
 }
+
+/// Cuts `text` to at most `max_bytes` bytes (plus the marker) by keeping
+/// its first third and its last two thirds, at line boundaries, with the
+/// line `marker(N)` standing for the N lines left out between them. The end
+/// of an output (the error, the summary line) is what a model most often
+/// needs, so it gets the larger share. Text that fits is returned as is.
+pub fn head_and_tail(text: &str, max_bytes: usize, marker: impl Fn(usize) -> String) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let mut head_end = max_bytes / 3;
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    if let Some(newline) = text[..head_end].rfind('\n') {
+        head_end = newline + 1;
+    }
+    let mut tail_start = text.len() - (max_bytes - max_bytes / 3);
+    while !text.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    if let Some(newline) = text[tail_start..].find('\n') {
+        if tail_start + newline + 1 < text.len() {
+            tail_start += newline + 1;
+        }
+    }
+    let middle = &text[head_end..tail_start];
+    let head = text[..head_end].trim_end_matches('\n');
+    format!(
+        "{head}\n{}\n{}",
+        marker(count_lines(middle)),
+        &text[tail_start..]
+    )
+}

@@ -23,6 +23,32 @@ pub struct ShellPolicy {
     /// Whether processes a command leaves running in the background survive
     /// the call (otherwise they are killed when it ends).
     pub allow_background: bool,
+    /// Directories besides the workspace and temporary directories that
+    /// sandboxed commands may write (`--add-dir`, `sandbox.writable_roots`:
+    /// `~/.cargo` for `cargo build`, `~/.npm` for `npm install`). Absolute
+    /// and existing; the front ends check them at start.
+    pub writable_roots: Vec<std::path::PathBuf>,
+    /// The user's `check_command`, run like a shell command after each
+    /// write_file or edit_file call that changed a file.
+    pub check: Option<CheckCommand>,
+}
+
+/// A command that checks the workspace after a change (`cargo check`, a
+/// linter), configured by the user as `check_command`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckCommand {
+    /// The script for `bash -c`, run in the workspace root.
+    pub command: String,
+    /// How long it may run before it is killed (`check_timeout_s`).
+    pub timeout: std::time::Duration,
+}
+
+impl CheckCommand {
+    /// Seconds a check may run when `check_timeout_s` is not set.
+    pub const DEFAULT_TIMEOUT_S: u64 = 60;
+    /// The largest `check_timeout_s`: the check runs inside the edit's own
+    /// call, which the registry stops after 5 minutes.
+    pub const MAX_TIMEOUT_S: u64 = 240;
 }
 
 impl ShellPolicy {

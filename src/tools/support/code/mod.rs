@@ -11,6 +11,7 @@ mod c_family;
 mod extract;
 mod javascript;
 mod langs;
+pub mod syntax;
 
 use std::fs::File;
 use std::io::Read;

@@ -1,7 +1,19 @@
 //! A command's output kept as its first and last lines, so that a command
-//! printing gigabytes uses bounded memory.
+//! printing gigabytes uses bounded memory; the whole of it can stream to a
+//! spill file as it arrives.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+
+use crate::tools::support::spill::SpillFile;
+
+tokio::task_local! {
+    /// The spill file for the output captured within
+    /// [`CapturedOutput::spilling_to`]: the command runner makes its
+    /// `CapturedOutput` with `default()`, which takes the file from here, so
+    /// the runner needs no knowledge of spilling.
+    static SPILL_TO: RefCell<Option<SpillFile>>;
+}
 
 /// Lines kept from the start of the output.
 const HEAD_LINES: usize = 100;
@@ -17,7 +29,7 @@ const LINE_BYTES: usize = 2000;
 /// The output of a command, kept as its first and last lines so that a
 /// command printing gigabytes uses bounded memory, with a count of the
 /// lines in between.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CapturedOutput {
     head: Vec<String>,
     head_bytes: usize,
@@ -30,11 +42,51 @@ pub struct CapturedOutput {
     omitted: usize,
     total_lines: usize,
     total_bytes: usize,
+    /// Where every byte also goes, unchanged, when the caller asked.
+    spill: Option<SpillFile>,
+}
+
+impl Default for CapturedOutput {
+    /// Empty; streaming to the spill file given to the enclosing
+    /// [`CapturedOutput::spilling_to`], if any.
+    fn default() -> Self {
+        let spill = SPILL_TO
+            .try_with(|cell| cell.borrow_mut().take())
+            .ok()
+            .flatten();
+        CapturedOutput {
+            head: Vec::new(),
+            head_bytes: 0,
+            tail: VecDeque::new(),
+            tail_bytes: 0,
+            partial: Vec::new(),
+            partial_len: 0,
+            omitted: 0,
+            total_lines: 0,
+            total_bytes: 0,
+            spill,
+        }
+    }
 }
 
 impl CapturedOutput {
+    /// Runs `work` so that the first `CapturedOutput` it makes with
+    /// `default()` also writes everything it receives to `file` (the rest
+    /// of memory use stays bounded: only head and tail are kept).
+    pub async fn spilling_to<F: Future>(file: SpillFile, work: F) -> F::Output {
+        SPILL_TO.scope(RefCell::new(Some(file)), work).await
+    }
+
+    /// The spill file the output was streamed to, if any.
+    pub fn take_spill(&mut self) -> Option<SpillFile> {
+        self.spill.take()
+    }
+
     /// Adds bytes as they arrive.
     pub fn push(&mut self, bytes: &[u8]) {
+        if let Some(spill) = self.spill.as_mut() {
+            spill.write(bytes);
+        }
         self.total_bytes += bytes.len();
         let mut rest = bytes;
         while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
@@ -70,13 +122,18 @@ impl CapturedOutput {
     /// The kept lines, with `[... N lines omitted ...]` where lines were
     /// dropped.
     pub fn render(&self) -> String {
+        self.render_with(
+            "to see them, rerun with the output redirected to a file and use grep or read_file on it",
+        )
+    }
+
+    /// As [`CapturedOutput::render`], the marker saying `how` to see the
+    /// omitted lines.
+    pub fn render_with(&self, how: &str) -> String {
         let mut out: Vec<String> = self.head.clone();
         if self.omitted > 0 {
             let lines = if self.omitted == 1 { "line" } else { "lines" };
-            out.push(format!(
-                "[... {} {lines} omitted; to see them, rerun with the output redirected to a file and use grep or read_file on it ...]",
-                self.omitted
-            ));
+            out.push(format!("[... {} {lines} omitted; {how} ...]", self.omitted));
         }
         out.extend(self.tail.iter().cloned());
         out.join("\n")
