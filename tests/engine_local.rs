@@ -10,28 +10,53 @@ use glint::conversation::Message;
 use glint::dev::tiny_glm::{self, WeightType};
 use glint::engine::local::LocalEngine;
 use glint::engine::{
-    GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, TurnRequest, Usage,
+    FinishReason, GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest,
+    TurnRequest, Usage,
 };
 use glint::tools::ToolRegistry;
 use serde_json::Value;
 
-use common::{Sandbox, glint, greedy, load, smollm2, tiny_glm_options};
+use common::{
+    Sandbox, force_tokens, glint, greedy, load, record_contexts, smollm2, tiny_glm_options,
+};
 
 /// Streams one raw completion; returns the text and the usage.
 async fn complete(engine: &LocalEngine, prompt: &str) -> (String, Usage) {
+    let turn = complete_turn(engine, prompt).await;
+    (turn.pieces.concat(), turn.usage)
+}
+
+/// One raw completion as it streamed.
+struct Completion {
+    /// Each text chunk, in order.
+    pieces: Vec<String>,
+    usage: Usage,
+    finish: Option<FinishReason>,
+}
+
+async fn complete_turn(engine: &LocalEngine, prompt: &str) -> Completion {
     let mut stream = engine.complete(RawCompletionRequest {
         prompt: prompt.to_string(),
         stop: Vec::new(),
     });
-    let mut text = String::new();
+    let mut pieces = Vec::new();
     let mut usage = None;
+    let mut finish = None;
     while let Some(chunk) = stream.next().await {
         match chunk.expect("the engine streams") {
-            RawChunk::Text(piece) => text.push_str(&piece),
+            RawChunk::Text(piece) => pieces.push(piece),
             RawChunk::Usage(u) => usage = Some(u),
+            RawChunk::Finish(reason) => {
+                assert_eq!(finish, None, "one finish reason per turn");
+                finish = Some(reason);
+            }
         }
     }
-    (text, usage.expect("usage is reported"))
+    Completion {
+        pieces,
+        usage: usage.expect("usage is reported"),
+        finish,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -357,4 +382,130 @@ async fn a_corrupt_gguf_is_named_in_one_line() {
         assert!(!error.contains('\n'), "{error}");
         assert!(!error.contains("Critical failure"), "{error}");
     }
+}
+
+/// The issue-14 failure: a tiny checkpoint made to emit only GLM's tags
+/// (added tokens, no chat template with think tags) streamed no text at all,
+/// because mistralrs dropped them as special. glint's own decoding keeps
+/// them: the text is exactly the decode of the generated ids, and a cut at
+/// `--max-tokens` says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn tiny_glm_streams_forced_tags_as_the_decoding_of_its_ids() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    tiny_glm::write(dir.path(), &tiny_glm_options(WeightType::Bf16, 7))
+        .expect("checkpoint written");
+    let engine = load(&greedy(&dir.path().display().to_string(), 6)).await;
+    let prompt = "[gMASK]<sop><|user|>hi<|assistant|><think>";
+    let prompt_len = engine.tokenize(prompt).await.expect("tokenizes").len();
+    let think_end = tag("</think>");
+    let call = tag("<tool_call>");
+    let forced = vec![
+        think_end,
+        call,
+        1234,
+        tag("<arg_key>"),
+        tag("</tool_call>"),
+        99,
+    ];
+    engine.set_logits_override(Some(force_tokens(prompt_len, forced.clone())));
+    let turn = complete_turn(&engine, prompt).await;
+    let text = turn.pieces.concat();
+    let expected = engine.detokenize(&forced).await.expect("decodes");
+    assert!(
+        expected.starts_with("</think><tool_call>"),
+        "the tags decode to their text: {expected}"
+    );
+    assert_eq!(text, expected, "pieces: {:?}", turn.pieces);
+    assert_eq!(turn.finish, Some(FinishReason::Length));
+    assert_eq!(turn.usage.completion_tokens, Some(6));
+    assert_eq!(turn.usage.prompt_tokens, Some(prompt_len as u64));
+}
+
+fn tag(text: &str) -> u32 {
+    tiny_glm::TAG_TOKENS
+        .iter()
+        .find(|(_, t)| *t == text)
+        .map(|(id, _)| *id)
+        .unwrap_or_else(|| panic!("{text} is not a tiny-glm tag"))
+}
+
+/// A real model's free output: the streamed text is the decode of the ids
+/// the engine generated (every one of them seen by a step hook), and a
+/// character split across byte tokens is only ever sent whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn smollm2_streams_the_decoding_of_its_generated_ids() {
+    let engine = load(&greedy(&smollm2().display().to_string(), 24)).await;
+    let prompt_len = engine.tokenize(SMOL_PROMPT).await.expect("tokenizes").len();
+    let context = Arc::new(std::sync::Mutex::new(Vec::new()));
+    engine.set_step_hook(Some(record_contexts(context.clone())));
+    let turn = complete_turn(&engine, SMOL_PROMPT).await;
+    let generated = context.lock().expect("not poisoned")[prompt_len..].to_vec();
+    let text = turn.pieces.concat();
+    assert!(!text.trim().is_empty(), "the model said something");
+    assert_eq!(text, engine.detokenize(&generated).await.expect("decodes"));
+    match turn.finish {
+        // Cut: every one of the 24 tokens was seen and is in the text.
+        Some(FinishReason::Length) => assert_eq!(generated.len(), 24),
+        // Its own end: the unseen last token was the stop token.
+        Some(FinishReason::Stop) => assert!(generated.len() < 24),
+        other => panic!("unexpected finish {other:?}"),
+    }
+
+    let wanted = "ok 🦀✓";
+    let ids = engine.tokenize(wanted).await.expect("tokenizes");
+    let mut split = false;
+    for id in &ids {
+        split |= engine
+            .detokenize(&[*id])
+            .await
+            .expect("decodes")
+            .contains('\u{FFFD}');
+    }
+    assert!(
+        split,
+        "{wanted:?} has a character split across tokens: {ids:?}"
+    );
+    engine.set_step_hook(None);
+    engine.forget_continuation();
+    let mut forced_ids = ids.clone();
+    // Then SmolLM2's end of turn, a stop token, so the text ends there.
+    forced_ids.extend(engine.tokenize("<|im_end|>").await.expect("tokenizes"));
+    engine.set_logits_override(Some(force_tokens(prompt_len, forced_ids)));
+    let forced = complete_turn(&engine, SMOL_PROMPT).await;
+    assert_eq!(forced.finish, Some(FinishReason::Stop));
+    assert_eq!(forced.pieces.concat(), wanted, "{:?}", forced.pieces);
+    for piece in &forced.pieces {
+        assert!(
+            !piece.contains('\u{FFFD}'),
+            "a broken character: {:?}",
+            forced.pieces
+        );
+    }
+}
+
+/// Glint's own context limit: an answer that would outgrow the context is
+/// cut one token short of it and reported as such.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_cut_by_the_context_reports_the_context_limit() {
+    let mut options = greedy(&smollm2().display().to_string(), 100);
+    options.max_context = Some(256);
+    let engine = load(&options).await;
+    let mut words = 200;
+    let (prompt, prompt_len) = loop {
+        let prompt = "word ".repeat(words);
+        let len = engine.tokenize(&prompt).await.expect("tokenizes").len();
+        if len >= 240 {
+            break (prompt, len);
+        }
+        words += 5;
+    };
+    assert!(prompt_len < 250, "{prompt_len} prompt tokens");
+    let word = engine.tokenize(" word").await.expect("tokenizes");
+    engine.set_logits_override(Some(force_tokens(prompt_len, word)));
+    let turn = complete_turn(&engine, &prompt).await;
+    assert_eq!(turn.finish, Some(FinishReason::ContextLimit));
+    assert_eq!(
+        turn.usage.completion_tokens,
+        Some((256 - prompt_len - 1) as u64)
+    );
 }

@@ -201,3 +201,36 @@ pub fn tiny_glm_options(
         seed,
     }
 }
+
+/// A logits override that makes the model generate `ids` in order after a
+/// prompt of `prompt_len` tokens (then repeat the last one): every other
+/// token of the vocabulary is pushed far below the chosen one.
+pub fn force_tokens(prompt_len: usize, ids: Vec<u32>) -> glint::engine::local::LogitsOverride {
+    std::sync::Arc::new(move |logits, context| {
+        let step = context.len().saturating_sub(prompt_len);
+        let chosen = *ids.get(step).or(ids.last()).ok_or("no tokens to force")? as usize;
+        let mut values = vec![-1.0e9f32; logits.elem_count()];
+        let slot = values
+            .get_mut(chosen)
+            .ok_or(format!("token {chosen} is outside the vocabulary"))?;
+        *slot = 1.0e9;
+        mistralrs::Tensor::from_vec(values, logits.shape(), logits.device())
+            .and_then(|t| t.to_dtype(logits.dtype()))
+            .map_err(|e| format!("cannot build the forced logits: {e}"))
+    })
+}
+
+/// Records every decoding step's context; the last one holds the prompt and
+/// every generated token but the last sampled.
+pub fn record_contexts(
+    last: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+) -> glint::engine::local::StepHook {
+    std::sync::Arc::new(move |_, context| {
+        let mut kept = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.clear();
+        kept.extend_from_slice(context);
+        Ok(())
+    })
+}

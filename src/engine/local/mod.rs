@@ -6,6 +6,7 @@
 //! checked against the context window before mistralrs sees it (a too-long
 //! prompt would otherwise only close the response channel).
 
+mod decode;
 mod download;
 mod gguf;
 mod memory;
@@ -24,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
 pub use gguf::check_gguf;
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
-pub use request::StepHook;
 use request::{Continuation, RequestSettings};
+pub use request::{LogitsOverride, StepHook};
 pub use source::{ModelSource, SourceError, check_glm4_moe_lite};
 
 /// A stage of loading a model, for progress displays.
@@ -58,6 +59,7 @@ pub struct LocalEngine {
     /// The ids of the last prompt sent, for diagnostics.
     last_prompt: Arc<Mutex<Vec<u32>>>,
     step_hook: Mutex<Option<StepHook>>,
+    logits_override: Mutex<Option<LogitsOverride>>,
 }
 
 impl LocalEngine {
@@ -146,6 +148,7 @@ impl LocalEngine {
             continuation: Arc::new(Mutex::new(None)),
             last_prompt: Arc::new(Mutex::new(Vec::new())),
             step_hook: Mutex::new(None),
+            logits_override: Mutex::new(None),
         })
     }
 
@@ -317,6 +320,21 @@ impl LocalEngine {
             .unwrap_or_else(PoisonError::into_inner) = hook;
     }
 
+    /// Replaces every decoding step's logits in the requests that follow
+    /// (tests force chosen tokens through it); `None` stops.
+    pub fn set_logits_override(&self, logits: Option<LogitsOverride>) {
+        *self
+            .logits_override
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = logits;
+    }
+
+    /// The text of `ids` with special tokens kept: what the engine streams
+    /// for generated ids.
+    pub async fn detokenize(&self, ids: &[u32]) -> Result<String, EngineError> {
+        decode::Detokenize::decode(&*self.model, ids).await
+    }
+
     /// The token ids of the last prompt sent by [`RawCompletion::complete`].
     pub fn last_prompt_ids(&self) -> Vec<u32> {
         self.last_prompt
@@ -355,6 +373,11 @@ impl LocalEngine {
             stop,
             hook: self
                 .step_hook
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            logits: self
+                .logits_override
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
@@ -400,7 +423,7 @@ impl RawCompletion for LocalEngine {
                     .clone_from(&ids);
                 let finished = request::stream_completion(&model, ids, settings, &tx).await?;
                 if let Some(finished) = finished {
-                    remember(&model, &continuation, prompt, prompt_ids, finished).await;
+                    remember(&continuation, prompt, prompt_ids, finished);
                 }
                 Ok(())
             }
@@ -414,23 +437,19 @@ impl RawCompletion for LocalEngine {
 }
 
 /// Keeps the ids of a finished request's prompt and computed output for the
-/// next prompt. The output's text comes from the tokenizer, so text and ids
-/// agree exactly; the next prompt reuses them only if it starts with that
-/// text (output the renderer did not write back verbatim is simply
-/// tokenized again).
-async fn remember(
-    model: &mistralrs::Model,
+/// next prompt. The output's text is what was streamed, glint's own decoding
+/// of exactly those ids, so text and ids agree; the next prompt reuses them
+/// only if it starts with that text (output the renderer did not write back
+/// verbatim is simply tokenized again).
+fn remember(
     continuation: &Mutex<Option<Continuation>>,
     prompt: String,
     mut ids: Vec<u32>,
     finished: request::Finished,
 ) {
-    let Ok(output) = model.detokenize(finished.computed.clone(), false).await else {
-        return;
-    };
     ids.extend(finished.computed);
     *continuation.lock().unwrap_or_else(PoisonError::into_inner) =
-        Some(Continuation::new(prompt + &output, ids));
+        Some(Continuation::new(prompt + &finished.text, ids));
 }
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {

@@ -13,6 +13,8 @@
 //! - **Step hooks.** A logits processor observes every decoding step (the
 //!   tokens so far, which is how the generated ids are known, and the step's
 //!   logits, which tests compare between cached and cold prefills).
+//! - **glint's own text.** What is streamed is glint's decoding of those ids
+//!   with special tokens kept (see `decode`), not mistralrs's text.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,7 +24,8 @@ use mistralrs::{
 };
 use tokio::sync::mpsc;
 
-use super::super::{EngineError, RawChunk, Usage};
+use super::super::{EngineError, FinishReason, RawChunk, Usage};
+use super::decode::IncrementalDecoder;
 use super::options::Sampling;
 
 /// Called at every decoding step of a request with the step's logits (F32,
@@ -52,6 +55,11 @@ impl Continuation {
     }
 }
 
+/// Replaces a decoding step's logits (F32, one row over the vocabulary)
+/// given the tokens so far; tests force chosen tokens through it. An `Err`
+/// fails the step.
+pub type LogitsOverride = Arc<dyn Fn(&Tensor, &[u32]) -> Result<Tensor, String> + Send + Sync>;
+
 /// Records what a request's decoding steps saw, and runs the caller's hook.
 struct StepRecorder {
     prompt_len: usize,
@@ -59,6 +67,18 @@ struct StepRecorder {
     /// past the prompt (the last sampled token is not in any context).
     generated: Mutex<Vec<u32>>,
     hook: Option<StepHook>,
+    logits: Option<LogitsOverride>,
+}
+
+impl StepRecorder {
+    /// The recorded ids from `from` on.
+    fn generated_from(&self, from: usize) -> Vec<u32> {
+        let generated = self
+            .generated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        generated.get(from..).unwrap_or_default().to_vec()
+    }
 }
 
 impl CustomLogitsProcessor for StepRecorder {
@@ -77,7 +97,10 @@ impl CustomLogitsProcessor for StepRecorder {
         if let Some(hook) = &self.hook {
             hook(logits, context).map_err(candle_core::Error::msg)?;
         }
-        Ok(logits.clone())
+        match &self.logits {
+            Some(replace) => replace(logits, context).map_err(candle_core::Error::msg),
+            None => Ok(logits.clone()),
+        }
     }
 }
 
@@ -87,18 +110,59 @@ pub(super) struct RequestSettings {
     pub sampling: Sampling,
     pub stop: Vec<String>,
     pub hook: Option<StepHook>,
+    pub logits: Option<LogitsOverride>,
 }
 
 /// How a request ended, for the caller to remember.
 pub(super) struct Finished {
-    /// Generated ids whose KV rows the engine computed (all but the last).
+    /// Generated ids whose KV rows the engine computed: all of the output.
     pub computed: Vec<u32>,
+    /// The text streamed for them.
+    pub text: String,
 }
 
-/// Sends one raw completion request and forwards its chunks until the
-/// sequence finishes or the consumer goes away. Returning drops mistralrs's
-/// response channel, and the engine cancels a sequence whose channel is gone
-/// at its next token: that is what frees a cancelled turn's sequence.
+/// How many tokens a request may generate, and why it would stop there.
+///
+/// The last token a request samples is never in any step's context, so glint
+/// never sees its id; mistralrs is therefore asked for one token more than
+/// the answer may hold, and that extra token is discarded. Every token of the
+/// answer is then known (and its KV row computed), so the text is exactly the
+/// decoding of ids glint holds.
+struct Budget {
+    tokens: usize,
+    /// [`FinishReason::Length`] when `--max-tokens` binds, else
+    /// [`FinishReason::ContextLimit`].
+    reason: FinishReason,
+}
+
+impl Budget {
+    fn new(max_tokens: Option<usize>, room: usize) -> Self {
+        // One slot of the room goes to the discarded extra token.
+        let context_tokens = room.saturating_sub(1);
+        match max_tokens {
+            Some(max) if max <= context_tokens => Budget {
+                tokens: max,
+                reason: FinishReason::Length,
+            },
+            _ => Budget {
+                tokens: context_tokens,
+                reason: FinishReason::ContextLimit,
+            },
+        }
+    }
+}
+
+/// Sends one raw completion request and streams glint's own decoding of the
+/// generated ids until the sequence finishes or the consumer goes away.
+/// Returning drops mistralrs's response channel, and the engine cancels a
+/// sequence whose channel is gone at its next token: that is what frees a
+/// cancelled turn's sequence.
+///
+/// A chunk from mistralrs says a token was sampled; the recorder has by then
+/// seen every earlier one, so the text runs one token behind the engine and
+/// catches up at the end. A stop token ends the sequence unseen and is not
+/// part of the text (GLM's stop strings are single tokens, which mistralrs
+/// stops on by id).
 pub(super) async fn stream_completion(
     model: &mistralrs::Model,
     ids: Vec<u32>,
@@ -107,12 +171,13 @@ pub(super) async fn stream_completion(
 ) -> Result<Option<Finished>, EngineError> {
     let prompt_tokens = ids.len();
     let max_context = settings.max_context;
-    if prompt_tokens >= max_context {
+    // At least two tokens of room: an answer's token and the extra one.
+    if prompt_tokens + 2 > max_context {
         return Err(EngineError::Backend(format!(
-            "the prompt is {prompt_tokens} tokens but the context holds {max_context}; start a new session or raise --max-context"
+            "the prompt is {prompt_tokens} tokens but the context holds {max_context}, leaving no room for an answer; start a new session or raise --max-context"
         )));
     }
-    let room = max_context - prompt_tokens;
+    let budget = Budget::new(settings.sampling.max_tokens, max_context - prompt_tokens);
     let sampling = settings.sampling;
     let mut params = if sampling.temperature <= 0.0 {
         SamplingParams::deterministic()
@@ -122,13 +187,14 @@ pub(super) async fn stream_completion(
         params.top_p = Some(sampling.top_p);
         params
     };
-    params.max_len = Some(sampling.max_tokens.map_or(room, |max| max.min(room)));
+    params.max_len = Some(budget.tokens + 1);
     params.stop_toks = Some(StopTokens::Seqs(settings.stop));
 
     let recorder = Arc::new(StepRecorder {
         prompt_len: prompt_tokens,
         generated: Mutex::new(Vec::new()),
         hook: settings.hook,
+        logits: settings.logits,
     });
     let (tx, mut rx) = mpsc::channel(64);
     let runner = model.inner();
@@ -157,6 +223,7 @@ pub(super) async fn stream_completion(
         .await
         .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
 
+    let mut decoder = IncrementalDecoder::default();
     let mut completion_tokens = 0u64;
     loop {
         let response = tokio::select! {
@@ -175,29 +242,42 @@ pub(super) async fn stream_completion(
             Response::CompletionChunk(chunk) => {
                 // mistralrs sends one chunk per generated token.
                 completion_tokens += 1;
-                let mut finished = false;
-                for choice in chunk.choices {
-                    finished |= choice.finish_reason.is_some();
-                    if !choice.text.is_empty()
-                        && out.send(Ok(RawChunk::Text(choice.text))).await.is_err()
-                    {
-                        return Ok(None);
+                let finish = chunk
+                    .choices
+                    .iter()
+                    .find_map(|choice| choice.finish_reason.clone());
+                decoder.push(&recorder.generated_from(decoder.len()));
+                let text = match finish {
+                    None => decoder.next_text(model).await?,
+                    Some(_) => decoder.flush(model).await?,
+                };
+                if !text.is_empty() && out.send(Ok(RawChunk::Text(text))).await.is_err() {
+                    return Ok(None);
+                }
+                let Some(finish) = finish else {
+                    continue;
+                };
+                let reason = match finish.as_str() {
+                    // The extra token was sampled: the answer filled its budget.
+                    "length" => {
+                        completion_tokens = decoder.len() as u64;
+                        Some(budget.reason)
                     }
+                    other => FinishReason::from_engine(other),
+                };
+                let usage = Usage {
+                    prompt_tokens: Some(prompt_tokens as u64),
+                    completion_tokens: Some(completion_tokens),
+                };
+                let _ = out.send(Ok(RawChunk::Usage(usage))).await;
+                if let Some(reason) = reason {
+                    let _ = out.send(Ok(RawChunk::Finish(reason))).await;
                 }
-                if finished {
-                    let usage = Usage {
-                        prompt_tokens: Some(prompt_tokens as u64),
-                        completion_tokens: Some(completion_tokens),
-                    };
-                    let _ = out.send(Ok(RawChunk::Usage(usage))).await;
-                    let computed = std::mem::take(
-                        &mut *recorder
-                            .generated
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner),
-                    );
-                    return Ok(Some(Finished { computed }));
-                }
+                let computed = recorder.generated_from(0);
+                return Ok(Some(Finished {
+                    computed,
+                    text: decoder.sent().to_string(),
+                }));
             }
             Response::CompletionModelError(message, _) | Response::ModelError(message, _) => {
                 return Err(EngineError::Backend(format!(
