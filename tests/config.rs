@@ -58,6 +58,7 @@ allow_background = true
             network: Some(true),
             env_pass: Some(vec!["PATH".into(), "CARGO_*".into()]),
             allow_background: Some(true),
+            ..Config::default()
         }
     );
 }
