@@ -343,3 +343,46 @@ fn an_unchanged_tree_is_snapshotted_again_without_rehashing() {
     let _third = store.before().unwrap();
     assert_eq!(store.hashed_files(), 2004);
 }
+
+#[tokio::test]
+async fn the_app_undoes_and_tells_the_model_at_the_next_message() {
+    use glint::tui::theme::Theme;
+    use glint::tui::{App, AppConfig, Effect, Entry};
+    let (f, store, _shadow) = repo_fixture(&[("a.txt", "one\n")]);
+    f.ok("write_file", json!({"path": "a.txt", "content": "agent\n"}))
+        .await;
+    let mut app = App::new(AppConfig {
+        workspace_root: f.root.clone(),
+        model_label: "script:x.json".into(),
+        sandbox: SandboxPolicy::WorkspaceWrite,
+        theme: Theme::plain(),
+    });
+    app.set_checkpoints(Some(store.clone()));
+    app.on_model_ready("m".into(), None);
+
+    assert!(app.submit("/checkpoints".into()).is_empty());
+    let last = |app: &App| format!("{:?}", app.entries().last());
+    assert!(last(&app).contains("a.txt (modified)"), "{}", last(&app));
+
+    fs::write(f.root.join("a.txt"), "user\n").unwrap();
+    assert!(app.submit("/undo".into()).is_empty());
+    assert!(
+        matches!(app.entries().last(), Some(Entry::Error(e)) if e.contains("a.txt") && e.contains("--force"))
+    );
+    assert_eq!(fs::read_to_string(f.root.join("a.txt")).unwrap(), "user\n");
+
+    assert!(app.submit("/undo --force".into()).is_empty());
+    assert_eq!(fs::read_to_string(f.root.join("a.txt")).unwrap(), "one\n");
+    let effects = app.submit("what now?".into());
+    let sent: Vec<&String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Submit(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "{effects:?}");
+    assert!(sent[0].contains("undid") && sent[0].contains("a.txt (modified)"));
+    assert!(sent[0].ends_with("what now?"), "{}", sent[0]);
+    assert!(matches!(app.entries().last(), Some(Entry::User(text)) if text == "what now?"));
+}

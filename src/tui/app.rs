@@ -88,6 +88,8 @@ pub struct App {
     /// A one-line note above the composer (e.g. "Ctrl-C again to quit").
     pub(super) hint: Option<String>,
     pub(super) pager: Option<Pager>,
+    /// `/undo` and `/checkpoints` (see `undo.rs`).
+    pub(super) checkpoints: super::undo::UndoState,
     pub(super) dirty: bool,
     pub(super) quit: bool,
 }
@@ -114,6 +116,7 @@ impl App {
             quit_armed: false,
             hint: None,
             pager: None,
+            checkpoints: Default::default(),
             dirty: true,
             quit: false,
         }
@@ -278,7 +281,7 @@ impl App {
         // The agent answers with RunStarted; until then the app counts the
         // run as started so that a second message queues behind it.
         self.running = true;
-        vec![Effect::Submit(text)]
+        vec![Effect::Submit(self.checkpoints.with_note(text))]
     }
 
     /// Applies one agent event; `now` times the token rate.

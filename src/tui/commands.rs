@@ -9,6 +9,13 @@ pub enum SlashCommand {
     /// `/model` shows the model; `/model SPEC` switches to another.
     Model(Option<String>),
     Diff,
+    /// `/undo [N] [--force]` takes back the agent's last N change sets.
+    Undo {
+        count: usize,
+        force: bool,
+    },
+    /// `/checkpoints` lists them.
+    Checkpoints,
     Quit,
 }
 
@@ -49,6 +56,18 @@ pub const COMMANDS: &[CommandInfo] = &[
         usage: "/diff",
         help: "the workspace's git diff in the pager",
         parse: |arg| only(arg, "diff", SlashCommand::Diff),
+    },
+    CommandInfo {
+        name: "undo",
+        usage: "/undo [N] [--force]",
+        help: "take back the agent's last N changes (files, modes, shell effects)",
+        parse: super::undo::parse_undo,
+    },
+    CommandInfo {
+        name: "checkpoints",
+        usage: "/checkpoints",
+        help: "list the agent's changes that /undo can take back",
+        parse: |arg| only(arg, "checkpoints", SlashCommand::Checkpoints),
     },
     CommandInfo {
         name: "quit",

@@ -95,6 +95,7 @@ async fn run_app(
         sandbox: options.session.shell.sandbox,
         theme: Theme::from_env(),
     });
+    app.set_checkpoints(options.session.tools.checkpoints().cloned());
     for warning in &options.warnings {
         app.push_entry(Entry::Notice(format!("warning: {warning}")));
     }

@@ -163,6 +163,10 @@ impl App {
                 }
                 Vec::new()
             }
+            command @ (SlashCommand::Undo { .. } | SlashCommand::Checkpoints) => {
+                self.run_checkpoint_command(command);
+                Vec::new()
+            }
             SlashCommand::Quit => self.quit_now(),
         }
     }

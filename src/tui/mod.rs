@@ -19,6 +19,7 @@ mod status;
 mod terminal;
 pub mod theme;
 mod transcript;
+mod undo;
 mod wrap;
 
 pub use app::{App, AppConfig, Effect};
