@@ -16,7 +16,9 @@ use super::pager::Pager;
 use super::status::{EngineState, StatusLine, git_branch};
 use super::theme::Theme;
 use super::transcript::{Detail, Entry, ToolEntry, key_argument};
+use super::approval::ApprovalPrompt;
 use crate::agent::{Event, RunStatus};
+use crate::approval::{Approvals, Decision};
 use crate::engine::local::LoadEvent;
 use crate::tools::SandboxPolicy;
 
@@ -32,6 +34,8 @@ pub enum Effect {
     /// Load the model this `--model` value names and continue the
     /// conversation on it.
     SwitchModel(String),
+    /// Answer the approval request for tool call `id`.
+    Approve { id: String, decision: Decision },
     Quit,
 }
 
@@ -92,6 +96,10 @@ pub struct App {
     pub(super) checkpoints: super::undo::UndoState,
     pub(super) dirty: bool,
     pub(super) quit: bool,
+    /// A tool call waiting for the user's approval.
+    pub(super) approval: Option<ApprovalPrompt>,
+    /// The session's approval state (`/approvals`).
+    pub(super) approvals: Approvals,
 }
 
 impl App {
@@ -119,7 +127,19 @@ impl App {
             checkpoints: Default::default(),
             dirty: true,
             quit: false,
+            approval: None,
+            approvals: Approvals::default(),
         }
+    }
+
+    /// The approval state `/approvals` shows and switches (the session's).
+    pub fn set_approvals(&mut self, approvals: Approvals) {
+        self.approvals = approvals;
+    }
+
+    /// The tool call waiting for approval, if any.
+    pub fn approval_prompt(&self) -> Option<&ApprovalPrompt> {
+        self.approval.as_ref()
     }
 
     /// Whether something changed since the last frame.
@@ -324,6 +344,7 @@ impl App {
                 output,
                 ..
             } => {
+                self.approval = None;
                 let target = self
                     .turn
                     .as_mut()
@@ -350,6 +371,7 @@ impl App {
                 }
             }
             Event::RunFinished { status, error, .. } => {
+                self.approval = None;
                 self.end_turn();
                 self.running = false;
                 self.hint = None;
@@ -366,6 +388,22 @@ impl App {
                 return self.send_queued();
             }
             Event::Warning { message } => self.push_entry(Entry::Warning(message)),
+            Event::ApprovalRequested {
+                id,
+                tool,
+                summary,
+                cwd,
+                prefix,
+            } => {
+                self.approval = Some(ApprovalPrompt {
+                    id,
+                    tool,
+                    summary,
+                    cwd,
+                    prefix,
+                    note: None,
+                });
+            }
         }
         Vec::new()
     }

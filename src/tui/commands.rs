@@ -16,6 +16,8 @@ pub enum SlashCommand {
     },
     /// `/checkpoints` lists them.
     Checkpoints,
+    /// `/approvals` shows the approval policy; `/approvals POLICY` switches.
+    Approvals(Option<String>),
     Quit,
 }
 
@@ -56,6 +58,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         usage: "/diff",
         help: "the workspace's git diff in the pager",
         parse: |arg| only(arg, "diff", SlashCommand::Diff),
+    },
+    CommandInfo {
+        name: "approvals",
+        usage: "/approvals [POLICY]",
+        help: "show the approval policy, or switch (suggest, auto-edit, full-auto)",
+        parse: |arg| {
+            Ok(SlashCommand::Approvals(
+                (!arg.is_empty()).then(|| arg.to_string()),
+            ))
+        },
     },
     CommandInfo {
         name: "undo",

@@ -95,6 +95,7 @@ async fn run_app(
         sandbox: options.session.shell.sandbox,
         theme: Theme::from_env(),
     });
+    app.set_approvals(options.session.approval.clone());
     app.set_checkpoints(options.session.tools.checkpoints().cloned());
     for warning in &options.warnings {
         app.push_entry(Entry::Notice(format!("warning: {warning}")));
@@ -154,6 +155,7 @@ async fn run_app(
                     }
                 }
                 Effect::Cancel => session.cancel(),
+                Effect::Approve { id, decision } => session.approve(id, decision),
                 Effect::NewSession => session.new_conversation().await,
                 Effect::SwitchModel(spec) => {
                     if let Err(error) = session.load(&spec) {

@@ -23,6 +23,9 @@ impl App {
             }
             return Vec::new();
         }
+        if self.approval.is_some() {
+            return self.on_approval_key(key);
+        }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('r') if ctrl => {
@@ -161,6 +164,10 @@ impl App {
                     Ok(lines) => self.pager = Some(Pager::from_lines("git diff", lines)),
                     Err(error) => self.push_entry(Entry::Error(format!("/diff: {error}"))),
                 }
+                Vec::new()
+            }
+            SlashCommand::Approvals(arg) => {
+                self.run_approvals_command(arg.as_deref());
                 Vec::new()
             }
             command @ (SlashCommand::Undo { .. } | SlashCommand::Checkpoints) => {

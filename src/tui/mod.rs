@@ -5,6 +5,7 @@
 //! from state, so tests and benchmarks draw screens into a `TestBackend`.
 
 mod app;
+mod approval;
 mod commands;
 pub mod composer;
 mod diff;
@@ -23,6 +24,7 @@ mod undo;
 mod wrap;
 
 pub use app::{App, AppConfig, Effect};
+pub use approval::{ApprovalPrompt, PromptAction};
 pub use commands::{COMMANDS, SlashCommand};
 pub use event_loop::{TuiError, TuiOptions, run};
 pub use screen::{draw_main, draw_pager, viewport_height};
