@@ -267,8 +267,7 @@ impl Printer {
                 let _ = writeln!(err, "glint: {}", printable(message));
             }
             Event::TurnStarted { .. } => self.turn_text.clear(),
-            // Headless runs cannot ask: the core refuses instead of asking.
-            Event::RunStarted { .. } | Event::Reasoning { .. } | Event::ApprovalRequested { .. } => {}
+            Event::RunStarted { .. } | Event::Reasoning { .. } => {}
         }
     }
 
