@@ -8,6 +8,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::agent::{DEFAULT_MAX_TURNS, GuardSettings};
+use crate::approval::ApprovalPolicy;
 use crate::config::Config;
 use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
@@ -101,6 +102,18 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = NetworkMode::Off)]
     pub network: NetworkMode,
 
+    /// Which tool calls wait for the user's approval: suggest (every edit
+    /// and shell command), auto-edit (shell commands outside a read-only
+    /// allowlist), full-auto (none; the shell stays sandboxed). Default
+    /// full-auto; headless runs refuse what would need approval.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub approval: Option<ApprovalPolicy>,
+
+    /// Let sandboxed shell commands also write in DIR (repeatable), e.g.
+    /// --add-dir ~/.cargo so `cargo build` can fetch crates.
+    #[arg(long = "add-dir", value_name = "DIR")]
+    pub add_dir: Vec<PathBuf>,
+
     /// Set a config key for this run, above the config files, e.g.
     /// -c sampling.temperature=0.2 (repeatable; keys in README.md).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
@@ -173,6 +186,7 @@ impl RunArgs {
                 pass: self.env_pass.clone(),
             },
             allow_background: self.allow_background,
+            writable_roots: self.add_dir.clone(),
             check: self.check.clone(),
         }
     }
@@ -232,6 +246,12 @@ impl RunArgs {
         {
             self.no_thinking = !thinking;
         }
+        pick_opt(given("approval"), &mut self.approval, &config.approval);
+        // Roots add up: the config's, then the flags'.
+        if let Some(roots) = &config.writable_roots {
+            let flags = std::mem::take(&mut self.add_dir);
+            self.add_dir = roots.iter().cloned().chain(flags).collect();
+        }
         self.env_pass = config.env_pass.clone();
         self.allow_background = config.allow_background.unwrap_or(false);
         self.check = config.check_command.clone().map(|command| CheckCommand {
@@ -249,6 +269,36 @@ impl RunArgs {
                 .unwrap_or(defaults.doom_loop_threshold),
             max_retries: config.max_retries.unwrap_or(defaults.max_retries),
         };
+    }
+}
+
+impl RunArgs {
+    /// Checks the `--add-dir` and `sandbox.writable_roots` directories and
+    /// makes them absolute and canonical; call once, before
+    /// [`RunArgs::shell_policy`].
+    pub fn resolve_writable_roots(&mut self) -> anyhow::Result<()> {
+        let mut roots = Vec::new();
+        for dir in &self.add_dir {
+            let resolved = std::fs::canonicalize(dir)
+                .ok()
+                .filter(|path| path.is_dir())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--add-dir {}: no such directory; create it or leave it out",
+                        dir.display()
+                    )
+                })?;
+            if !roots.contains(&resolved) {
+                roots.push(resolved);
+            }
+        }
+        self.add_dir = roots;
+        Ok(())
+    }
+
+    /// The approval policy: as configured, else full-auto.
+    pub fn approval_policy(&self) -> ApprovalPolicy {
+        self.approval.unwrap_or_default()
     }
 }
 

@@ -267,7 +267,8 @@ impl Printer {
                 let _ = writeln!(err, "glint: {}", printable(message));
             }
             Event::TurnStarted { .. } => self.turn_text.clear(),
-            Event::RunStarted { .. } | Event::Reasoning { .. } => {}
+            // Headless runs cannot ask: the core refuses instead of asking.
+            Event::RunStarted { .. } | Event::Reasoning { .. } | Event::ApprovalRequested { .. } => {}
         }
     }
 

@@ -5,6 +5,7 @@
 //! of that one core.
 
 pub mod agent;
+pub mod approval;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use glint::agent::{self, AgentConfig};
+use glint::approval::Approvals;
 use glint::cli::{Cli, Command, DevCommand, RunArgs, open_workspace};
 use glint::dev::tiny_glm::{self, TinyGlmOptions};
 use glint::engine::local::{LoadEvent, LoadProgress};
@@ -49,6 +50,7 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     let workspace = open_workspace(args.cd.as_deref())?;
     let config = glint::config::load(&workspace, &args.overrides)?;
     args.apply_config(&config, matches);
+    args.resolve_writable_roots()?;
     let Some(task) = args.task.as_deref() else {
         return run_interactive(args, workspace);
     };
@@ -85,6 +87,9 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
             thinking: !args.no_thinking,
             shell: args.shell_policy(),
             guards: args.guards,
+            // Nobody can answer a request headless: what would need
+            // approval is refused.
+            approval: Approvals::new(args.approval_policy(), false),
         });
         Ok(headless::run(handle, task, options).await)
     });
@@ -120,6 +125,7 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             thinking: !args.no_thinking,
             shell: args.shell_policy(),
             guards: args.guards,
+            approval: Approvals::new(args.approval_policy(), true),
         },
         log_path,
         warnings: system_prompt

@@ -77,6 +77,21 @@ pub enum Event {
         error: Option<String>,
         usage: Usage,
     },
+    /// A tool call waits for the user's approval (the approval policy asks
+    /// for it); answer with `Op::Approve { id, .. }`. Cancelling the run
+    /// while it waits denies it.
+    ApprovalRequested {
+        /// The tool call's id (as in `tool_call_started`).
+        id: String,
+        tool: String,
+        /// What to approve: the shell command, or a diff of the edit.
+        summary: String,
+        /// The directory a shell command would run in.
+        cwd: String,
+        /// For a shell command, the prefix "always allow" would allow for
+        /// the session (e.g. `cargo test`); none when it cannot be offered.
+        prefix: Option<String>,
+    },
     /// Something the user should know that does not stop the run: an
     /// operation the core could not take (a submit while busy), a repeated
     /// call refused, output cut at the token limit, malformed output retried.

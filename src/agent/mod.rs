@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::approval::Approvals;
 use crate::conversation::Message;
 use crate::engine::Model;
 use crate::tools::{ShellPolicy, ToolRegistry};
@@ -40,6 +41,9 @@ pub struct AgentConfig {
     pub shell: ShellPolicy,
     /// The repeated-call guard and the retry budget for malformed output.
     pub guards: GuardSettings,
+    /// Which tool calls wait for the user (shared with the front end, which
+    /// answers them and may switch the policy).
+    pub approval: Approvals,
 }
 
 /// A running agent core: send ops, receive events.
@@ -109,6 +113,7 @@ async fn serve(
     mut ops: UnboundedReceiver<Op>,
     events: UnboundedSender<Event>,
 ) -> Vec<Message> {
+    let approvals = config.approval.clone();
     let mut session = Session::new(config, messages, events.clone());
     while let Some(op) = ops.recv().await {
         match op {
@@ -123,6 +128,13 @@ async fn serve(
                             _ = &mut run => break,
                             op = ops.recv(), if !stopping => match op {
                                 Some(Op::Cancel) => cancel.cancel(),
+                                Some(Op::Approve { id, decision }) => {
+                                    if !approvals.answer(&id, decision) {
+                                        let _ = events.send(Event::Warning {
+                                            message: format!("no approval is waiting for call {id}; it was already answered or cancelled"),
+                                        });
+                                    }
+                                }
                                 Some(Op::Submit { .. }) => {
                                     let _ = events.send(Event::Warning {
                                         message: "a run is in progress; wait for it or cancel it before sending another message".into(),
@@ -140,7 +152,7 @@ async fn serve(
                     break;
                 }
             }
-            Op::Cancel => {}
+            Op::Cancel | Op::Approve { .. } => {}
             Op::Shutdown => break,
         }
     }

@@ -336,6 +336,13 @@ impl Session {
                 ),
             });
             refusal
+        } else if let Some(outcome) = self
+            .config
+            .approval
+            .gate(call, &self.config.workspace, cancel, |event| self.emit(event))
+            .await
+        {
+            outcome
         } else {
             let context = ToolContext {
                 workspace: self.config.workspace.clone(),

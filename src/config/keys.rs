@@ -8,6 +8,7 @@ use clap::ValueEnum;
 use toml::Value;
 
 use super::Config;
+use crate::approval::ApprovalPolicy;
 use crate::cli::SandboxMode;
 use crate::engine::local::{DeviceChoice, IsqChoice};
 
@@ -134,6 +135,27 @@ pub(super) const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "sandbox.writable_roots",
+        takes: "a list of absolute directories (or ~/...) sandboxed commands may also write, such as [\"~/.cargo\", \"~/.npm\"]",
+        set: |c, v| {
+            let list = v.as_array().ok_or(())?;
+            let roots = list
+                .iter()
+                .map(|item| absolute_dir(item.as_str().ok_or(())?))
+                .collect::<Result<Vec<_>, ()>>()?;
+            c.writable_roots = Some(roots);
+            Ok(())
+        },
+    },
+    Key {
+        name: "approval",
+        takes: "one of \"suggest\", \"auto-edit\" or \"full-auto\"",
+        set: |c, v| {
+            c.approval = Some(ApprovalPolicy::from_name(&non_empty_string(v)?).ok_or(())?);
+            Ok(())
+        },
+    },
+    Key {
         name: "network",
         takes: "\"on\" or \"off\" (or true/false)",
         set: |c, v| {
@@ -211,6 +233,16 @@ pub(super) fn is_table(name: &str) -> bool {
             .strip_prefix(name)
             .is_some_and(|rest| rest.starts_with('.'))
     })
+}
+
+/// An absolute path, `~/` expanded to the home directory.
+fn absolute_dir(text: &str) -> Result<std::path::PathBuf, ()> {
+    let path = match text.strip_prefix("~/") {
+        Some(rest) => dirs::home_dir().ok_or(())?.join(rest),
+        None if text == "~" => dirs::home_dir().ok_or(())?,
+        None => std::path::PathBuf::from(text),
+    };
+    if path.is_absolute() { Ok(path) } else { Err(()) }
 }
 
 fn non_empty_string(value: &Value) -> Result<String, ()> {

@@ -44,6 +44,11 @@ pub struct Config {
     pub network: Option<bool>,
     pub env_pass: Option<Vec<String>>,
     pub allow_background: Option<bool>,
+    /// `approval`: which tool calls wait for the user.
+    pub approval: Option<crate::approval::ApprovalPolicy>,
+    /// `sandbox.writable_roots`: more directories sandboxed commands may
+    /// write (absolute, `~` expanded; checked to exist at start).
+    pub writable_roots: Option<Vec<PathBuf>>,
     pub check_command: Option<String>,
     pub check_timeout_s: Option<u64>,
     pub doom_loop_threshold: Option<u32>,

@@ -156,6 +156,9 @@ impl App {
                 Span::styled(one_line(message, usize::from(width)), theme.user),
             ]));
         }
+        if let Some(prompt) = &self.approval {
+            lines.extend(prompt.lines(width, theme));
+        }
         if let Some(hint) = &self.hint {
             lines.extend(wrap_text(hint, width, theme.dim));
         }

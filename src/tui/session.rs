@@ -8,6 +8,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
 use crate::agent::{self, AgentConfig, AgentHandle, Event, GuardSettings};
+use crate::approval::{Approvals, Decision};
 use crate::engine::local::{LoadEvent, LoadProgress};
 use crate::engine::{self, Model, ModelSpec, OpenError, OpenOptions};
 use crate::tools::{ShellPolicy, ToolRegistry};
@@ -24,6 +25,9 @@ pub struct SessionOptions {
     pub thinking: bool,
     pub shell: ShellPolicy,
     pub guards: GuardSettings,
+    /// The session's approval state, shared with every agent it starts
+    /// (allowed prefixes survive a model switch and `/new`).
+    pub approval: Approvals,
 }
 
 /// Something the session reports to the app.
@@ -149,12 +153,20 @@ impl Session {
             thinking: self.options.thinking,
             shell: self.options.shell.clone(),
             guards: self.options.guards,
+            approval: self.options.approval.clone(),
         }
     }
 
     /// Sends a user message; false when no agent runs yet.
     pub fn submit(&self, text: String) -> bool {
         self.agent.as_ref().is_some_and(|agent| agent.submit(text))
+    }
+
+    /// Answers the approval request for tool call `id`.
+    pub fn approve(&self, id: String, decision: Decision) {
+        if let Some(agent) = &self.agent {
+            agent.send(agent::Op::Approve { id, decision });
+        }
     }
 
     pub fn cancel(&self) {

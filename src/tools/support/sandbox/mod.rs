@@ -66,7 +66,14 @@ impl SandboxPolicy {
     /// a command write beneath, for a workspace rooted at `root`. Only those
     /// that exist are listed, canonicalised, without duplicates.
     pub fn writable_paths(root: &Path) -> Vec<PathBuf> {
+        Self::writable_paths_with(root, &[])
+    }
+
+    /// [`SandboxPolicy::writable_paths`] plus the user's `extra` writable
+    /// roots (`--add-dir`).
+    pub fn writable_paths_with(root: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
         let mut candidates = vec![root.to_path_buf(), std::env::temp_dir()];
+        candidates.extend(extra.iter().cloned());
         candidates.extend(
             [
                 "/tmp",
@@ -120,17 +127,21 @@ impl Confinement {
     /// `cwd` in a workspace rooted at `root`, with or without `network`:
     /// `None` for [`SandboxPolicy::Off`]. The error is a one-line message
     /// for the model.
-    pub fn prepare(
+    ///
+    /// The command may also write beneath `extra` (the user's writable
+    /// roots, `ShellPolicy::writable_roots`).
+    pub fn prepare_with_roots(
         policy: SandboxPolicy,
         network: bool,
         root: &Path,
+        extra: &[PathBuf],
         cwd: &Path,
     ) -> Result<Option<Confinement>, String> {
         match policy {
             SandboxPolicy::Off => Ok(None),
             SandboxPolicy::WorkspaceWrite => {
                 policy.check_with_network(network)?;
-                imp::prepare(root, cwd, network).map(Some)
+                imp::prepare(root, extra, cwd, network).map(Some)
             }
         }
     }
@@ -145,7 +156,7 @@ impl Confinement {
 #[cfg(target_os = "linux")]
 mod imp {
     use std::io;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use super::{Confinement, SandboxPolicy, landlock, namespace, refusal};
 
@@ -168,8 +179,13 @@ mod imp {
         landlock::abi()
     }
 
-    pub(super) fn prepare(root: &Path, cwd: &Path, network: bool) -> Result<Confinement, String> {
-        let writable = SandboxPolicy::writable_paths(root);
+    pub(super) fn prepare(
+        root: &Path,
+        extra: &[PathBuf],
+        cwd: &Path,
+        network: bool,
+    ) -> Result<Confinement, String> {
+        let writable = SandboxPolicy::writable_paths_with(root, extra);
         Ok(Confinement {
             namespace: namespace::prepare(&writable, cwd, network)?,
             landlock: landlock::prepare(&writable)?,
@@ -189,7 +205,7 @@ mod imp {
 #[cfg(not(target_os = "linux"))]
 mod imp {
     use std::io;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use super::{Confinement, refusal};
 
@@ -203,7 +219,12 @@ mod imp {
         Err("Landlock exists only on Linux".into())
     }
 
-    pub(super) fn prepare(_root: &Path, _cwd: &Path, network: bool) -> Result<Confinement, String> {
+    pub(super) fn prepare(
+        _root: &Path,
+        _extra: &[PathBuf],
+        _cwd: &Path,
+        network: bool,
+    ) -> Result<Confinement, String> {
         Err(refusal("Linux namespaces", WHY, network))
     }
 
