@@ -458,8 +458,14 @@ async fn long_output_keeps_head_and_tail() {
         lines[99]
     );
     assert_eq!(lines[100], "9801");
-    assert_eq!(*lines.last().unwrap(), "10000");
-    assert_eq!(lines.len(), 99 + 1 + 200);
+    assert_eq!(lines[299], "10000");
+    // Then the note naming the spill file that holds every line.
+    assert!(
+        lines[300].starts_with("[The whole output (10000 lines) is in "),
+        "{}",
+        lines[300]
+    );
+    assert_eq!(lines.len(), 99 + 1 + 200 + 1);
     assert!(
         out.content.contains("Output (10000 lines, 48894 bytes;"),
         "{}",
