@@ -273,7 +273,7 @@ impl RunArgs {
 }
 
 impl RunArgs {
-    /// Checks the `--add-dir` and `sandbox.writable_roots` directories and
+    /// Checks the `--add-dir` and `shell.writable_roots` directories and
     /// makes them absolute and canonical; call once, before
     /// [`RunArgs::shell_policy`].
     pub fn resolve_writable_roots(&mut self) -> anyhow::Result<()> {

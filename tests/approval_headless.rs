@@ -189,7 +189,7 @@ fn added_dirs_are_writable_in_the_sandbox_and_others_are_not() {
     std::fs::write(
         sandbox.workspace().join(".glint/config.toml"),
         format!(
-            "sandbox.writable_roots = [{:?}]\n",
+            "[shell]\nwritable_roots = [{:?}]\n",
             other.display().to_string()
         ),
     )

@@ -135,7 +135,7 @@ pub(super) const KEYS: &[Key] = &[
         },
     },
     Key {
-        name: "sandbox.writable_roots",
+        name: "shell.writable_roots",
         takes: "a list of absolute directories (or ~/...) sandboxed commands may also write, such as [\"~/.cargo\", \"~/.npm\"]",
         set: |c, v| {
             let list = v.as_array().ok_or(())?;

@@ -46,7 +46,7 @@ pub struct Config {
     pub allow_background: Option<bool>,
     /// `approval`: which tool calls wait for the user.
     pub approval: Option<crate::approval::ApprovalPolicy>,
-    /// `sandbox.writable_roots`: more directories sandboxed commands may
+    /// `shell.writable_roots`: more directories sandboxed commands may
     /// write (absolute, `~` expanded; checked to exist at start).
     pub writable_roots: Option<Vec<PathBuf>>,
     pub check_command: Option<String>,

@@ -24,7 +24,7 @@ pub struct ShellPolicy {
     /// the call (otherwise they are killed when it ends).
     pub allow_background: bool,
     /// Directories besides the workspace and temporary directories that
-    /// sandboxed commands may write (`--add-dir`, `sandbox.writable_roots`:
+    /// sandboxed commands may write (`--add-dir`, `shell.writable_roots`:
     /// `~/.cargo` for `cargo build`, `~/.npm` for `npm install`). Absolute
     /// and existing; the front ends check them at start.
     pub writable_roots: Vec<std::path::PathBuf>,
