@@ -138,6 +138,11 @@ pub struct RunArgs {
     /// (`agent.doom_loop_threshold`, `agent.max_retries`).
     #[arg(skip)]
     pub guards: GuardSettings,
+
+    /// From the config files only: how long an HTTP stream may stall
+    /// mid-answer (`http.idle_timeout_s`).
+    #[arg(skip)]
+    pub http_idle_timeout_s: Option<u64>,
 }
 
 fn parse_temperature(value: &str) -> Result<f64, String> {
@@ -174,6 +179,7 @@ impl RunArgs {
             temperature: self.temperature,
             top_p: self.top_p,
             max_tokens: self.max_tokens.map(|n| n as usize),
+            http_idle_timeout: self.http_idle_timeout_s.map(std::time::Duration::from_secs),
         }
     }
 
@@ -269,6 +275,7 @@ impl RunArgs {
                 .unwrap_or(defaults.doom_loop_threshold),
             max_retries: config.max_retries.unwrap_or(defaults.max_retries),
         };
+        self.http_idle_timeout_s = config.http_idle_timeout_s;
     }
 }
 

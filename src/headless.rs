@@ -258,17 +258,19 @@ impl Printer {
                     }
                     RunStatus::MaxTurns | RunStatus::ModelError | RunStatus::MalformedOutput => {
                         let message = error.as_deref().unwrap_or("the run failed");
-                        self.close_reasoning(&mut err);
-                let _ = writeln!(err, "glint: warning: {}", printable(message));
+                        let _ = writeln!(err, "glint: {}", printable(message));
                     }
                 }
             }
             Event::Warning { message } => {
-                let _ = writeln!(err, "glint: {}", printable(message));
+                self.close_reasoning(&mut err);
+                let _ = writeln!(err, "glint: warning: {}", printable(message));
             }
             Event::TurnStarted { .. } => self.turn_text.clear(),
             // Headless runs cannot ask: the core refuses instead of asking.
-            Event::RunStarted { .. } | Event::Reasoning { .. } | Event::ApprovalRequested { .. } => {}
+            Event::RunStarted { .. }
+            | Event::Reasoning { .. }
+            | Event::ApprovalRequested { .. } => {}
         }
     }
 

@@ -318,3 +318,77 @@ fn network_flag_and_config_resolve_in_order() {
     assert_eq!(args.network, NetworkMode::Off);
     assert!(!args.shell_policy().allow_background);
 }
+
+#[test]
+fn the_later_keys_are_read_and_checked() {
+    use glint::approval::ApprovalPolicy;
+    let mut config = Config::default();
+    config
+        .merge_file(
+            "f.toml",
+            r#"
+sandbox = "workspace-write"
+approval = "auto-edit"
+check_command = "cargo check --message-format short"
+check_timeout_s = 90
+
+[shell]
+writable_roots = ["/tmp"]
+
+[agent]
+doom_loop_threshold = 4
+max_retries = 1
+
+[http]
+idle_timeout_s = 30
+"#,
+        )
+        .expect("valid config");
+    assert_eq!(config.sandbox, Some(SandboxMode::WorkspaceWrite));
+    assert_eq!(config.approval, Some(ApprovalPolicy::AutoEdit));
+    assert_eq!(
+        config.check_command.as_deref(),
+        Some("cargo check --message-format short")
+    );
+    assert_eq!(config.check_timeout_s, Some(90));
+    assert_eq!(config.writable_roots.as_ref().map(Vec::len), Some(1));
+    assert_eq!(config.doom_loop_threshold, Some(4));
+    assert_eq!(config.max_retries, Some(1));
+    assert_eq!(config.http_idle_timeout_s, Some(30));
+
+    for (text, key) in [
+        ("approval = \"ask\"", "`approval`"),
+        ("check_timeout_s = 0", "`check_timeout_s`"),
+        ("check_timeout_s = 241", "`check_timeout_s`"),
+        (
+            "agent.doom_loop_threshold = 1",
+            "`agent.doom_loop_threshold`",
+        ),
+        ("agent.max_retries = -1", "`agent.max_retries`"),
+        ("http.idle_timeout_s = 0", "`http.idle_timeout_s`"),
+        ("shell.writable_roots = \"/tmp\"", "`shell.writable_roots`"),
+    ] {
+        let error = Config::default()
+            .merge_file("f.toml", text)
+            .expect_err(text)
+            .to_string();
+        assert!(error.starts_with("f.toml: "), "{text}: {error}");
+        assert!(error.contains(key), "{text}: {error}");
+    }
+}
+
+#[test]
+fn the_http_idle_timeout_reaches_the_engine_options() {
+    use clap::{CommandFactory, FromArgMatches};
+    use glint::cli::Cli;
+    let matches = Cli::command().get_matches_from(["glint"]);
+    let mut cli = Cli::from_arg_matches(&matches).expect("parses");
+    assert_eq!(cli.run.open_options().http_idle_timeout, None);
+    let mut config = Config::default();
+    config.merge_override("http.idle_timeout_s=7").unwrap();
+    cli.run.apply_config(&config, &matches);
+    assert_eq!(
+        cli.run.open_options().http_idle_timeout,
+        Some(std::time::Duration::from_secs(7))
+    );
+}

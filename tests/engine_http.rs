@@ -123,11 +123,13 @@ fn text_of(events: &[ModelEvent]) -> (String, String) {
     (reasoning, text)
 }
 
-fn tool_call(name: &str, arguments: Value) -> ModelEvent {
+/// A whole call as the engine reports it, with the server's id.
+fn tool_call(id: &str, name: &str, arguments: Value) -> ModelEvent {
     let Value::Object(arguments) = arguments else {
         panic!("arguments must be an object")
     };
     ModelEvent::ToolCall(ParsedToolCall {
+        id: Some(id.into()),
         name: name.into(),
         arguments,
     })
@@ -226,8 +228,8 @@ async fn streams_reasoning_text_and_tool_calls_split_across_deltas() {
             ModelEvent::ReasoningDelta("the notes.".into()),
             ModelEvent::TextDelta("Let me ".into()),
             ModelEvent::TextDelta("look.".into()),
-            tool_call("read_file", json!({"path": "notes.txt"})),
-            tool_call("list_dir", json!({"path": ".", "depth": 2})),
+            tool_call("call_a", "read_file", json!({"path": "notes.txt"})),
+            tool_call("call_b", "list_dir", json!({"path": ".", "depth": 2})),
             ModelEvent::Usage(Usage {
                 prompt_tokens: Some(42),
                 completion_tokens: Some(17)
@@ -355,8 +357,12 @@ async fn invalid_tool_arguments_still_reach_the_agent() {
     assert_eq!(
         events,
         [
-            tool_call("read_file", json!({INVALID_ARGUMENTS_KEY: "{\"path\": "})),
-            tool_call("list_dir", json!({})),
+            tool_call(
+                "c1",
+                "read_file",
+                json!({INVALID_ARGUMENTS_KEY: "{\"path\": "})
+            ),
+            tool_call("c2", "list_dir", json!({})),
             ModelEvent::Finish(FinishReason::ToolCalls),
         ]
     );
@@ -382,7 +388,7 @@ async fn a_stream_arriving_byte_by_byte_is_read_whole() {
     assert_eq!(
         events[events.len() - 2..],
         [
-            tool_call("list_dir", json!({"path": "ü"})),
+            tool_call("c", "list_dir", json!({"path": "ü"})),
             ModelEvent::Finish(FinishReason::ToolCalls)
         ]
     );
@@ -683,8 +689,10 @@ async fn agent_sends_streamed_reasoning_details_back_in_the_next_turn() {
     let call = &assistant["tool_calls"][0];
     assert_eq!(call["function"]["name"], "list_dir");
     assert_eq!(call["function"]["arguments"], r#"{"path":"."}"#);
+    // The server's own id goes back, on the call and on its result.
+    assert_eq!(call["id"], "toolu_1");
     let result = messages.iter().find(|m| m["role"] == "tool").unwrap();
-    assert_eq!(result["tool_call_id"], call["id"]);
+    assert_eq!(result["tool_call_id"], "toolu_1");
     assert!(result["content"].as_str().unwrap().contains("notes.txt"));
 }
 

@@ -99,6 +99,7 @@ fn call(name: &str, args: Value) -> ParsedToolCall {
         panic!("arguments must be an object")
     };
     ParsedToolCall {
+        id: None,
         name: name.into(),
         arguments,
     }
@@ -690,6 +691,7 @@ fn assistant_turn() -> impl Strategy<Value = (Message, ParsedTurn)> {
             tool_calls: calls
                 .into_iter()
                 .map(|(name, arguments)| ParsedToolCall {
+                    id: None,
                     name: name.to_string(),
                     arguments,
                 })

@@ -284,8 +284,16 @@ impl Session {
             .calls
             .into_iter()
             .map(|call| {
-                let id = format!("call_{}", self.next_call_id);
-                self.next_call_id += 1;
+                // A server's own id is kept (its next request must name the
+                // same one); GLM text has none, so glint numbers those.
+                let id = match call.id {
+                    Some(id) => id,
+                    None => {
+                        let id = format!("call_{}", self.next_call_id);
+                        self.next_call_id += 1;
+                        id
+                    }
+                };
                 ToolCall::new(id, call.name, call.arguments)
             })
             .collect();
@@ -339,7 +347,9 @@ impl Session {
         } else if let Some(outcome) = self
             .config
             .approval
-            .gate(call, &self.config.workspace, cancel, |event| self.emit(event))
+            .gate(call, &self.config.workspace, cancel, |event| {
+                self.emit(event)
+            })
             .await
         {
             outcome

@@ -211,6 +211,14 @@ pub(super) const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        name: "http.idle_timeout_s",
+        takes: "a whole number of seconds, at least 1",
+        set: |c, v| {
+            c.http_idle_timeout_s = Some(integer_at_least(v, 1)?);
+            Ok(())
+        },
+    },
 ];
 
 /// The key called `name`.
@@ -242,7 +250,11 @@ fn absolute_dir(text: &str) -> Result<std::path::PathBuf, ()> {
         None if text == "~" => dirs::home_dir().ok_or(())?,
         None => std::path::PathBuf::from(text),
     };
-    if path.is_absolute() { Ok(path) } else { Err(()) }
+    if path.is_absolute() {
+        Ok(path)
+    } else {
+        Err(())
+    }
 }
 
 fn non_empty_string(value: &Value) -> Result<String, ()> {

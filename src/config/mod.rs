@@ -53,6 +53,7 @@ pub struct Config {
     pub check_timeout_s: Option<u64>,
     pub doom_loop_threshold: Option<u32>,
     pub max_retries: Option<u32>,
+    pub http_idle_timeout_s: Option<u64>,
 }
 
 /// A config that cannot be used. The message is one line naming where the

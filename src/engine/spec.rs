@@ -80,6 +80,9 @@ pub struct OpenOptions {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub max_tokens: Option<usize>,
+    /// How long an HTTP stream may send nothing mid-answer before the turn
+    /// ends with an error (`http.idle_timeout_s`); `None`: the default.
+    pub http_idle_timeout: Option<std::time::Duration>,
 }
 
 impl Default for OpenOptions {
@@ -92,6 +95,7 @@ impl Default for OpenOptions {
             temperature: None,
             top_p: None,
             max_tokens: None,
+            http_idle_timeout: None,
         }
     }
 }
@@ -113,6 +117,9 @@ pub async fn open(
             config.temperature = options.temperature.map(|t| t as f32);
             config.top_p = options.top_p.map(|p| p as f32);
             config.max_tokens = options.max_tokens.map(|n| n.min(u32::MAX as usize) as u32);
+            if let Some(idle) = options.http_idle_timeout {
+                config.idle_timeout = idle;
+            }
             Ok(Arc::new(HttpModel::new(config)?))
         }
         ModelSpec::Local(name) => {

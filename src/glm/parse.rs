@@ -48,6 +48,11 @@ pub enum ParseEvent {
 /// A complete tool call, arguments in the order the model wrote them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParsedToolCall {
+    /// The id a server gave the call (OpenAI-compatible engines), kept so
+    /// the result goes back under the same id; GLM text carries none, and
+    /// the agent then numbers the call itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub name: String,
     pub arguments: Map<String, Value>,
 }
@@ -417,7 +422,11 @@ impl StreamParser {
             let value = typed_value(spec, &key, raw);
             arguments.insert(key, value);
         }
-        out.push(ParseEvent::ToolCall(ParsedToolCall { name, arguments }));
+        out.push(ParseEvent::ToolCall(ParsedToolCall {
+            id: None,
+            name,
+            arguments,
+        }));
     }
 
     fn end_of_output(&mut self, out: &mut Vec<ParseEvent>) {

@@ -57,7 +57,10 @@ pub fn glint(workspace: &Path) -> Command {
         .env("XDG_CONFIG_HOME", workspace.join(".no-user-config"))
         // Checkpoint shadow repositories (for workspaces outside git) go to
         // the data directory: keep them out of the developer's own.
-        .env("XDG_DATA_HOME", std::env::temp_dir().join("glint-test-data"));
+        .env(
+            "XDG_DATA_HOME",
+            std::env::temp_dir().join("glint-test-data"),
+        );
     command
 }
 

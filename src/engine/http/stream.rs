@@ -304,6 +304,7 @@ impl TurnAssembler {
             .filter(|call| !call.name.is_empty() || !call.arguments.trim().is_empty())
             .map(|call| {
                 ModelEvent::ToolCall(ParsedToolCall {
+                    id: (!call.id.is_empty()).then_some(call.id),
                     name: call.name,
                     arguments: parse_arguments(&call.arguments),
                 })
