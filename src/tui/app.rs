@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use ratatui::text::Line;
 
+use super::approval::ApprovalPrompt;
 use super::commands;
 use super::composer::Composer;
 use super::live::LiveTurn;
@@ -16,7 +17,6 @@ use super::pager::Pager;
 use super::status::{EngineState, StatusLine, git_branch};
 use super::theme::Theme;
 use super::transcript::{Detail, Entry, ToolEntry, key_argument};
-use super::approval::ApprovalPrompt;
 use crate::agent::{Event, RunStatus};
 use crate::approval::{Approvals, Decision};
 use crate::engine::local::LoadEvent;
@@ -35,7 +35,10 @@ pub enum Effect {
     /// conversation on it.
     SwitchModel(String),
     /// Answer the approval request for tool call `id`.
-    Approve { id: String, decision: Decision },
+    Approve {
+        id: String,
+        decision: Decision,
+    },
     Quit,
 }
 
