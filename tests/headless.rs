@@ -831,3 +831,19 @@ fn broken_output_is_retried_then_fails_with_exit_1() {
         stderr(&output)
     );
 }
+
+#[test]
+fn errors_name_their_cause_once() {
+    let sandbox = Sandbox::create();
+    let missing = sandbox.outside("missing.json");
+    let bad = sandbox.outside("bad.json");
+    std::fs::write(&bad, r#"{"completions": 5}"#).expect("write script");
+    for (script, cause) in [(missing, "No such file"), (bad, "invalid type")] {
+        let model = format!("script:{}", script.display());
+        let output = run(&sandbox, &["--task", "hi", "--model", &model]);
+        assert_eq!(output.status.code(), Some(2));
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
+    }
+}

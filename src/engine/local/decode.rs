@@ -15,6 +15,8 @@
 //! token by token keeps what tokenizers do at a word's start (SentencePiece's
 //! leading space) the same as in a whole decode.
 
+use std::sync::Arc;
+
 use super::super::EngineError;
 
 /// Turns ids into text with special tokens kept.
@@ -22,10 +24,17 @@ pub(super) trait Detokenize {
     async fn decode(&self, ids: &[u32]) -> Result<String, EngineError>;
 }
 
-impl Detokenize for mistralrs::Model {
+impl Detokenize for Arc<mistralrs::Model> {
     async fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
-        self.detokenize(ids.to_vec(), false)
+        let model = Arc::clone(self);
+        let ids = ids.to_vec();
+        // In a task of its own: mistralrs's engine thread panics (and stops
+        // serving every request) when a decode's reply finds its receiver
+        // gone, which dropping this future mid-call (a cancelled turn) would
+        // do. The task always takes the reply.
+        tokio::spawn(async move { model.detokenize(ids, false).await })
             .await
+            .map_err(|e| EngineError::Backend(format!("the tokenizer task failed: {e}")))?
             .map_err(|e| EngineError::Backend(format!("the tokenizer failed to decode: {e}")))
     }
 }

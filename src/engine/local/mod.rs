@@ -164,11 +164,19 @@ impl LocalEngine {
     }
 }
 
-async fn tokenize(model: &mistralrs::Model, text: String) -> Result<Vec<u32>, EngineError> {
-    model
-        .tokenize(either::Either::Right(text), None, false, false, None)
-        .await
-        .map_err(|e| EngineError::Backend(format!("the tokenizer failed: {e}")))
+async fn tokenize(model: &Arc<mistralrs::Model>, text: String) -> Result<Vec<u32>, EngineError> {
+    let model = Arc::clone(model);
+    // In a task of its own, like a decode (see `decode`): mistralrs's engine
+    // thread panics if the reply finds its receiver gone, which a turn
+    // cancelled mid-call would otherwise cause.
+    tokio::spawn(async move {
+        model
+            .tokenize(either::Either::Right(text), None, false, false, None)
+            .await
+    })
+    .await
+    .map_err(|e| EngineError::Backend(format!("the tokenizer task failed: {e}")))?
+    .map_err(|e| EngineError::Backend(format!("the tokenizer failed: {e}")))
 }
 
 /// Watches a Hub model arrive in the cache, unless it is there already.
@@ -332,7 +340,7 @@ impl LocalEngine {
     /// The text of `ids` with special tokens kept: what the engine streams
     /// for generated ids.
     pub async fn detokenize(&self, ids: &[u32]) -> Result<String, EngineError> {
-        decode::Detokenize::decode(&*self.model, ids).await
+        decode::Detokenize::decode(&self.model, ids).await
     }
 
     /// The token ids of the last prompt sent by [`RawCompletion::complete`].

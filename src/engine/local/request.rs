@@ -164,7 +164,7 @@ impl Budget {
 /// part of the text (GLM's stop strings are single tokens, which mistralrs
 /// stops on by id).
 pub(super) async fn stream_completion(
-    model: &mistralrs::Model,
+    model: &Arc<mistralrs::Model>,
     ids: Vec<u32>,
     settings: RequestSettings,
     out: &mpsc::Sender<Result<RawChunk, EngineError>>,
@@ -225,12 +225,17 @@ pub(super) async fn stream_completion(
 
     let mut decoder = IncrementalDecoder::default();
     let mut completion_tokens = 0u64;
+    // A response read while catching up (below) that is not a plain chunk.
+    let mut held: Option<Response> = None;
     loop {
-        let response = tokio::select! {
-            // A consumer that went away (a cancelled turn) ends the request
-            // now, not at the next token.
-            _ = out.closed() => return Ok(None),
-            response = rx.recv() => response,
+        let response = match held.take() {
+            Some(response) => Some(response),
+            None => tokio::select! {
+                // A consumer that went away (a cancelled turn) ends the
+                // request now, not at the next token.
+                _ = out.closed() => return Ok(None),
+                response = rx.recv() => response,
+            },
         };
         let Some(response) = response else {
             return Err(EngineError::Backend(
@@ -242,10 +247,31 @@ pub(super) async fn stream_completion(
             Response::CompletionChunk(chunk) => {
                 // mistralrs sends one chunk per generated token.
                 completion_tokens += 1;
-                let finish = chunk
+                let mut finish = chunk
                     .choices
                     .iter()
                     .find_map(|choice| choice.finish_reason.clone());
+                // Catch up with the chunks already queued and decode them
+                // at once. Each decode is a request the engine serves between
+                // its steps, so decoding chunk by chunk falls behind it; the
+                // queue would fill and block the engine mid-step, which then
+                // never serves the decode: a deadlock.
+                while finish.is_none() {
+                    match rx.try_recv() {
+                        Ok(Response::CompletionChunk(next)) => {
+                            completion_tokens += 1;
+                            finish = next
+                                .choices
+                                .iter()
+                                .find_map(|choice| choice.finish_reason.clone());
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
                 decoder.push(&recorder.generated_from(decoder.len()));
                 let text = match finish {
                     None => decoder.next_text(model).await?,
