@@ -235,3 +235,88 @@ async fn any_tool_output_past_the_cap_keeps_head_and_tail_and_spills_whole() {
 fn is_inside(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir.canonicalize().unwrap())
 }
+
+#[tokio::test]
+async fn a_grep_with_more_matches_than_its_cap_spills_every_match_to_a_named_file() {
+    let (fx, sessions) = fixture();
+    let body: String = (1..=5000).map(|i| format!("needle {i}\n")).collect();
+    fx.write("a.txt", &body);
+    fx.write("b.txt", &body);
+    let out = fx.ok("grep", json!({"pattern": "needle"})).await;
+    assert!(
+        out.content.contains("call grep again with offset="),
+        "{}",
+        tail(&out.content)
+    );
+    assert!(out.content.len() <= MAX_OUTPUT_BYTES);
+    let path = spill_path(&out.content);
+    assert!(path.starts_with(sessions.path().canonicalize().unwrap()));
+    let whole = fs::read_to_string(&path).expect("the spill file exists");
+    let expected: String = ["a.txt", "b.txt"]
+        .iter()
+        .flat_map(|f| (1..=5000).map(move |i| format!("{f}:{i}:needle {i}\n")))
+        .collect();
+    assert_eq!(whole, expected, "the spill file is not the whole output");
+    // A search that fits names no file.
+    let out = fx.ok("grep", json!({"pattern": "needle 4999$"})).await;
+    assert!(!out.content.contains("is in "), "{}", out.content);
+}
+
+fn git(root: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(root)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[tokio::test]
+async fn a_git_diff_and_git_show_larger_than_their_budget_spill_the_whole_patch() {
+    let (fx, sessions) = fixture();
+    git(&fx.root, &["init", "-q"]);
+    fx.write("big.txt", "start\n");
+    git(&fx.root, &["add", "."]);
+    git(&fx.root, &["commit", "-q", "-m", "first"]);
+    let lines: String = (1..=20000).map(|i| format!("line number {i}\n")).collect();
+    fx.write("big.txt", format!("start\n{lines}"));
+
+    let out = fx.ok("git_diff", json!({})).await;
+    assert!(out.content.len() <= MAX_OUTPUT_BYTES);
+    assert!(
+        out.content.contains("more lines;"),
+        "{}",
+        tail(&out.content)
+    );
+    assert!(!out.content.contains("+line number 19999\n"));
+    let path = spill_path(&out.content);
+    assert!(path.starts_with(sessions.path().canonicalize().unwrap()));
+    let whole = fs::read_to_string(&path).expect("the spill file exists");
+    let added: String = (1..=20000).map(|i| format!("+line number {i}\n")).collect();
+    assert!(whole.contains("big.txt | 20000"), "{}", &whole[..300]);
+    assert!(
+        whole.contains(&added),
+        "the spill file lacks the whole patch"
+    );
+    assert!(whole.ends_with("+line number 20000\n"));
+
+    git(&fx.root, &["commit", "-q", "-am", "second"]);
+    let out = fx.ok("git_show", json!({})).await;
+    assert!(out.content.len() <= MAX_OUTPUT_BYTES);
+    let path = spill_path(&out.content);
+    let whole = fs::read_to_string(&path).expect("the spill file exists");
+    assert!(whole.starts_with("commit "), "{}", &whole[..200]);
+    assert!(whole.contains("    second\n"));
+    assert!(
+        whole.contains(&added),
+        "the spill file lacks the whole patch"
+    );
+
+    // A small diff names no file.
+    fx.write("big.txt", "small\n");
+    git(&fx.root, &["commit", "-q", "-am", "third"]);
+    fx.write("big.txt", "smaller\n");
+    let out = fx.ok("git_diff", json!({})).await;
+    assert!(!out.content.contains("is in "), "{}", out.content);
+}

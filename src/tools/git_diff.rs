@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::support::git::patch::{self, PATCH_BUDGET};
 use super::support::git::{self, GitRepo, git_failed};
-use super::{Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable};
+use super::{SpillArea, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable};
 use crate::workspace::Workspace;
 
 pub struct GitDiff;
@@ -64,9 +64,10 @@ impl Tool for GitDiff {
         };
         let ws = ctx.workspace.clone();
         let path = args.path;
+        let spill = ctx.spill.clone();
         run_blocking_cancellable(ctx, move || {
             let git = git::open(&ws)?;
-            diff(&git, &ws, &mode, path.as_deref())
+            diff(&git, &ws, &mode, path.as_deref(), &spill)
         })
         .await
     }
@@ -77,6 +78,7 @@ fn diff(
     ws: &Workspace,
     mode: &Mode,
     path: Option<&str>,
+    spill: &SpillArea,
 ) -> Result<ToolOutput, ToolError> {
     let repo = &git.repo;
     let pathspec = match path {
@@ -129,11 +131,12 @@ fn diff(
         Some(p) => format!("{what} in `{p}`"),
         None => what,
     };
-    let rendered = patch::render(
+    let mut rendered = patch::render_spilling(
         &diff,
         git,
         PATCH_BUDGET,
         "call git_diff again with the same arguments and `path` set to one of the files listed above to see its part",
+        Some((spill, GitDiff::NAME)),
     )?;
 
     let mut out = String::new();
@@ -158,7 +161,13 @@ fn diff(
             summary: "no changes".into(),
         });
     }
-    out.push_str(&format!("{what}:\n{}\n\n{}", rendered.stat, rendered.patch));
+    out.push_str(&format!("{what}:\n{}\n\n", rendered.stat));
+    let note = rendered.spill(spill, GitDiff::NAME, &out);
+    out.push_str(&rendered.patch);
+    if let Some(note) = note {
+        out.push('\n');
+        out.push_str(&note);
+    }
     Ok(ToolOutput {
         content: out,
         summary: rendered.totals(),

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::support::git::patch::{self, PATCH_BUDGET};
 use super::support::git::{self, GitRepo, format_time, git_failed, person};
 use super::{
-    MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, run_blocking_cancellable,
-    truncate_output,
+    MAX_OUTPUT_BYTES, SpillArea, Tool, ToolContext, ToolError, ToolOutput,
+    run_blocking_cancellable, truncate_output,
 };
 use crate::workspace::Workspace;
 
@@ -38,10 +38,11 @@ impl Tool for GitShow {
         git::check_opt_arg(Self::NAME, "`revision`", args.revision.as_deref())?;
         git::check_opt_arg(Self::NAME, "`path`", args.path.as_deref())?;
         let ws = ctx.workspace.clone();
+        let spill = ctx.spill.clone();
         run_blocking_cancellable(ctx, move || {
             let git = git::open(&ws)?;
             let spec = args.revision.as_deref().unwrap_or("HEAD");
-            show(&git, &ws, spec, args.path.as_deref())
+            show(&git, &ws, spec, args.path.as_deref(), &spill)
         })
         .await
     }
@@ -52,6 +53,7 @@ fn show(
     ws: &Workspace,
     spec: &str,
     path: Option<&str>,
+    spill: &SpillArea,
 ) -> Result<ToolOutput, ToolError> {
     if spec.trim() == "HEAD" && git.head_commit()?.is_none() {
         return Err(ToolError::Failed(
@@ -72,7 +74,7 @@ fn show(
         _ => object,
     };
     if let Some(commit) = target.as_commit() {
-        return show_commit(git, ws, commit, path, out);
+        return show_commit(git, ws, commit, path, out, spill);
     }
     if path.is_some() {
         return Err(ToolError::InvalidArguments(format!(
@@ -128,6 +130,7 @@ fn show_commit(
     commit: &Commit<'_>,
     path: Option<&str>,
     mut out: String,
+    spill: &SpillArea,
 ) -> Result<ToolOutput, ToolError> {
     let author = commit.author();
     out.push_str(&format!("commit {}\n", commit.id()));
@@ -166,11 +169,12 @@ fn show_commit(
         .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
         .map_err(failed)?;
     patch::detect_renames(&mut diff)?;
-    let rendered = patch::render(
+    let mut rendered = patch::render_spilling(
         &diff,
         git,
         PATCH_BUDGET,
         "call git_show again with `path` set to one of the files listed above to see its part",
+        Some((spill, GitShow::NAME)),
     )?;
 
     let short = git.short(commit.id());
@@ -193,7 +197,13 @@ fn show_commit(
     if rendered.is_empty() {
         out.push_str(&format!("(no changes{within})"));
     } else {
-        out.push_str(&format!("\n{}\n\n{}", rendered.stat, rendered.patch));
+        out.push_str(&format!("\n{}\n\n", rendered.stat));
+        let note = rendered.spill(spill, GitShow::NAME, &out);
+        out.push_str(&rendered.patch);
+        if let Some(note) = note {
+            out.push('\n');
+            out.push_str(&note);
+        }
     }
     let subject = commit
         .summary_bytes()

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::support::search::matches::{FileResult, Mode, fill_lines, search_file, searcher};
 use super::support::search::{Batch, PathPattern, count_of, sort_paths, visit_parallel};
-use super::support::spill::resolve_readable;
+use super::support::spill::{SpillArea, resolve_readable, spill_note};
 use super::{
     MAX_OUTPUT_BYTES, Tool, ToolContext, ToolError, ToolOutput, one_line, run_blocking_cancellable,
 };
@@ -39,8 +39,9 @@ pub const MAX_PATTERN_BYTES: usize = 4096;
 /// default is 100 MiB); a pattern whose repetitions expand past it
 /// (`(\w{100}){100}`) is refused instead of compiled for seconds.
 const REGEX_SIZE_LIMIT: usize = 10 << 20;
-/// Room kept under [`MAX_OUTPUT_BYTES`] for the paging marker.
-const NOTE_RESERVE_BYTES: usize = 400;
+/// Room kept under [`MAX_OUTPUT_BYTES`] for the paging marker and the
+/// note naming the spill file.
+const NOTE_RESERVE_BYTES: usize = 1600;
 
 pub struct Grep;
 
@@ -175,8 +176,9 @@ impl Tool for Grep {
         };
         let workspace = ctx.workspace.clone();
         let cancel = ctx.cancel.clone();
+        let spill = ctx.spill.clone();
         run_blocking_cancellable(ctx, move || {
-            grep(&workspace, &dir, &matcher, &request, &cancel)
+            grep(&workspace, &dir, &matcher, &request, &cancel, &spill)
         })
         .await
     }
@@ -207,6 +209,7 @@ fn grep(
     matcher: &RegexMatcher,
     request: &Request,
     cancel: &CancellationToken,
+    spill: &SpillArea,
 ) -> Result<ToolOutput, ToolError> {
     let root = workspace.root();
     // Content is filled in afterwards for the shown matches only.
@@ -255,7 +258,88 @@ fn grep(
         )?;
     }
     let unreadable = stats.unreadable + unreadable.into_inner();
-    render(workspace, dir, request, &results, unreadable)
+    let (mut output, cut) = render(workspace, dir, request, &results, unreadable)?;
+    if cut {
+        match spill_whole(workspace, matcher, request, &results, cancel, spill) {
+            Ok(note) => {
+                output.content.push('\n');
+                output.content.push_str(&note);
+            }
+            Err(e) => tracing::warn!("cannot write a spill file for grep: {e}"),
+        }
+    }
+    Ok(output)
+}
+
+/// Writes every entry of the search (from the first, whatever `offset`
+/// and `head_limit` were), as the result renders them, to a spill file;
+/// returns the note naming it. Matching lines are read again one file at a
+/// time and streamed to the file, so only one file's lines are held.
+fn spill_whole(
+    workspace: &Workspace,
+    matcher: &RegexMatcher,
+    request: &Request,
+    results: &[FileResult],
+    cancel: &CancellationToken,
+    spill: &SpillArea,
+) -> std::io::Result<String> {
+    let mut file = spill.create(Grep::NAME)?;
+    let mut lines = 0usize;
+    match request.mode {
+        Mode::Content => {
+            let whole = Request {
+                pattern: String::new(),
+                mode: Mode::Content,
+                context: request.context,
+                limit: u64::MAX,
+                offset: 0,
+                filter: None,
+            };
+            let mut searcher = searcher(Mode::Content, request.context as usize);
+            let mut first = true;
+            for result in results {
+                if cancel.is_cancelled() {
+                    file.discard();
+                    return Err(std::io::Error::other("the search was cancelled"));
+                }
+                let Ok(Some(found)) = search_file(
+                    &mut searcher,
+                    matcher,
+                    Mode::Content,
+                    u64::MAX,
+                    &result.path,
+                    cancel,
+                ) else {
+                    continue;
+                };
+                let (text, _) =
+                    render_lines(workspace, &whole, std::slice::from_ref(&found), usize::MAX);
+                if text.is_empty() {
+                    continue;
+                }
+                if !first && request.context > 0 {
+                    file.write(b"--\n");
+                    lines += 1;
+                }
+                first = false;
+                file.write(text.as_bytes());
+                file.write(b"\n");
+                lines += text.lines().count();
+            }
+        }
+        Mode::Files | Mode::Count => {
+            for r in results {
+                let line = match request.mode {
+                    Mode::Count => format!("{}:{}\n", workspace.display(&r.path), r.matches),
+                    _ => format!("{}\n", workspace.display(&r.path)),
+                };
+                file.write(line.as_bytes());
+                lines += 1;
+            }
+        }
+    }
+    let path = file.finish()?;
+    Ok(spill_note(&path, lines))
 }
 
 fn render(
@@ -264,7 +348,7 @@ fn render(
     request: &Request,
     results: &[FileResult],
     unreadable: usize,
-) -> Result<ToolOutput, ToolError> {
+) -> Result<(ToolOutput, bool), ToolError> {
     let shown_pattern = one_line(&request.pattern, 40);
     let files = results.len();
     let total: u64 = match request.mode {
@@ -293,7 +377,7 @@ fn render(
             content.push_str(&format!(" (files matching `{glob}`)"));
         }
         content.push_str("; ignored, binary and version-control files are not searched.");
-        return Ok(ToolOutput { content, summary });
+        return Ok((ToolOutput { content, summary }, false));
     }
     if request.offset >= total {
         return Err(ToolError::Failed(format!(
@@ -332,6 +416,7 @@ fn render(
         }
     };
     let next = request.offset + shown;
+    let cut = next < total;
     if next < total {
         let rest = (total - next) as usize;
         let what = match request.mode {
@@ -352,7 +437,7 @@ fn render(
             count_of(unreadable, "entry", "entries")
         ));
     }
-    Ok(ToolOutput { content, summary })
+    Ok((ToolOutput { content, summary }, cut))
 }
 
 /// `path:line:text` for matches and `path-line-text` for context, with `--`

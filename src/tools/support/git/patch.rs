@@ -10,6 +10,7 @@
 use git2::{Delta, Diff, DiffDelta, DiffFindOptions, DiffFormat, DiffLine, DiffOptions};
 
 use super::{GitRepo, git_failed, plural};
+use crate::tools::support::spill::{SpillArea, SpillFile, spill_note};
 use crate::tools::{ToolError, count_lines};
 
 /// Bytes of patch text shown in one result; the rest of the 64 KiB
@@ -61,6 +62,11 @@ pub struct Rendered {
     pub files: usize,
     pub insertions: usize,
     pub deletions: usize,
+    /// The whole patch text (lines uncut), kept only when the budget cut
+    /// the patch: see [`Rendered::spill`].
+    whole: Option<SpillFile>,
+    /// Lines of the whole patch text.
+    whole_lines: usize,
 }
 
 impl Rendered {
@@ -85,6 +91,40 @@ impl Rendered {
     pub fn is_empty(&self) -> bool {
         self.files == 0
     }
+
+    /// When the budget cut the patch: writes `head` (what the result shows
+    /// before the patch) and then the whole patch to a spill file of `area`
+    /// for `tool`, and returns the note naming it. `None` when nothing was
+    /// cut or the file could not be written (the result is then as before).
+    pub fn spill(&mut self, area: &SpillArea, tool: &str, head: &str) -> Option<String> {
+        let whole = self.whole.take()?;
+        let written = (|| -> std::io::Result<std::path::PathBuf> {
+            let patch_path = whole.finish()?;
+            let copied = (|| {
+                let mut file = area.create(tool)?;
+                file.write(head.as_bytes());
+                let mut patch = std::fs::File::open(&patch_path)?;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = std::io::Read::read(&mut patch, &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    file.write(&buf[..n]);
+                }
+                file.finish()
+            })();
+            let _ = std::fs::remove_file(&patch_path);
+            copied
+        })();
+        match written {
+            Ok(path) => Some(spill_note(&path, count_lines(head) + self.whole_lines)),
+            Err(e) => {
+                tracing::warn!("cannot write a spill file for {tool}: {e}");
+                None
+            }
+        }
+    }
 }
 
 /// Renders `diff`: the stat block always, the patch text only when
@@ -96,11 +136,36 @@ pub fn render(
     patch_budget: usize,
     hint: &str,
 ) -> Result<Rendered, ToolError> {
+    render_spilling(diff, git, patch_budget, hint, None)
+}
+
+/// [`render`], and with `spill` (a spill area and the
+/// tool's name), the whole patch text is streamed to a file as well, kept
+/// for [`Rendered::spill`] only when the budget cut the patch.
+pub fn render_spilling(
+    diff: &Diff<'_>,
+    git: &GitRepo,
+    patch_budget: usize,
+    hint: &str,
+    spill: Option<(&SpillArea, &str)>,
+) -> Result<Rendered, ToolError> {
     let mut files: Vec<FileStat> = Vec::new();
     let mut patch = String::new();
     let mut more_lines = 0usize;
     let mut full = patch_budget == 0;
     let mut piece = String::new();
+    let mut whole = match spill.filter(|_| patch_budget > 0) {
+        Some((area, tool)) => match area.create(&format!("{tool}-patch")) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                tracing::warn!("cannot make a spill file for {tool}: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut whole_lines = 0usize;
+    let mut whole_piece = String::new();
     diff.print(DiffFormat::Patch, |delta, _hunk, line| {
         match line.origin() {
             'F' => files.push(FileStat {
@@ -129,12 +194,18 @@ pub fn render(
         if patch_budget == 0 {
             return true;
         }
+        if let Some(file) = whole.as_mut() {
+            whole_piece.clear();
+            line_text(&line, git.prefix(), &mut whole_piece, false);
+            whole_lines += count_lines(&whole_piece);
+            file.write(whole_piece.as_bytes());
+        }
         if full {
             more_lines += count_lines(&String::from_utf8_lossy(line.content()));
             return true;
         }
         piece.clear();
-        line_text(&line, git.prefix(), &mut piece);
+        line_text(&line, git.prefix(), &mut piece, true);
         if !patch.is_empty() && patch.len() + piece.len() > patch_budget {
             full = true;
             more_lines += count_lines(&piece);
@@ -155,12 +226,22 @@ pub fn render(
             if more_lines == 1 { "line" } else { "lines" }
         ));
     }
+    let whole = match whole {
+        Some(file) if more_lines > 0 => Some(file),
+        Some(file) => {
+            file.discard();
+            None
+        }
+        None => None,
+    };
     let mut rendered = Rendered {
         stat: String::new(),
         patch: patch.trim_end_matches('\n').to_string(),
         files: files.len(),
         insertions: files.iter().map(|f| f.added).sum(),
         deletions: files.iter().map(|f| f.removed).sum(),
+        whole,
+        whole_lines,
     };
     rendered.stat = stat_block(&files, &rendered.totals());
     Ok(rendered)
@@ -183,9 +264,16 @@ fn label(delta: &DiffDelta<'_>, git: &GitRepo) -> String {
 }
 
 /// One printed diff line as patch text, with paths in file headers made
-/// relative to the workspace and over-long lines cut.
-fn line_text(line: &DiffLine<'_>, prefix: &str, out: &mut String) {
+/// relative to the workspace and over-long lines cut (when `cut`).
+fn line_text(line: &DiffLine<'_>, prefix: &str, out: &mut String, cut: bool) {
     let content = String::from_utf8_lossy(line.content());
+    let push_cut = |text: &str, out: &mut String| {
+        if cut {
+            push_cut(text, out)
+        } else {
+            out.push_str(text)
+        }
+    };
     match line.origin() {
         origin @ ('+' | '-' | ' ') => {
             out.push(origin);
