@@ -163,11 +163,12 @@ fn diff(
     }
     out.push_str(&format!("{what}:\n{}\n\n", rendered.stat));
     let note = rendered.spill(spill, GitDiff::NAME, &out);
-    out.push_str(&rendered.patch);
+    // Before the patch, so its `[... N more lines ...]` marker stays last.
     if let Some(note) = note {
-        out.push('\n');
         out.push_str(&note);
+        out.push_str("\n\n");
     }
+    out.push_str(&rendered.patch);
     Ok(ToolOutput {
         content: out,
         summary: rendered.totals(),

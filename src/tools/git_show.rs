@@ -199,11 +199,12 @@ fn show_commit(
     } else {
         out.push_str(&format!("\n{}\n\n", rendered.stat));
         let note = rendered.spill(spill, GitShow::NAME, &out);
-        out.push_str(&rendered.patch);
+        // Before the patch, so its `[... N more lines ...]` marker stays last.
         if let Some(note) = note {
-            out.push('\n');
             out.push_str(&note);
+            out.push_str("\n\n");
         }
+        out.push_str(&rendered.patch);
     }
     let subject = commit
         .summary_bytes()

@@ -65,6 +65,9 @@ struct Request {
     mode: Mode,
     context: u64,
     limit: u64,
+    /// Whether the model chose `head_limit`: a cut at its own limit is no
+    /// reason for a spill file, only grep's default or byte budget is.
+    limit_given: bool,
     offset: u64,
     filter: Option<(PathPattern, String)>,
 }
@@ -171,6 +174,7 @@ impl Tool for Grep {
             mode,
             context,
             limit,
+            limit_given: args.head_limit.is_some(),
             offset,
             filter,
         };
@@ -292,6 +296,7 @@ fn spill_whole(
                 mode: Mode::Content,
                 context: request.context,
                 limit: u64::MAX,
+                limit_given: true,
                 offset: 0,
                 filter: None,
             };
@@ -416,7 +421,9 @@ fn render(
         }
     };
     let next = request.offset + shown;
-    let cut = next < total;
+    // Cut by grep's own caps (its default limit or its byte budget), not by
+    // a `head_limit` the model chose.
+    let cut = next < total && (!request.limit_given || shown < request.limit);
     if next < total {
         let rest = (total - next) as usize;
         let what = match request.mode {
