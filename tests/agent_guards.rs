@@ -7,7 +7,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use glint::agent::{self, AgentConfig, Event, GuardSettings, RunStatus};
 use glint::engine::scripted::{Completion, ScriptedModel};
@@ -15,7 +14,7 @@ use glint::engine::{FinishReason, GlmModel};
 use glint::tools::{ShellPolicy, ToolRegistry};
 use glint::workspace::Workspace;
 
-use common::Sandbox;
+use common::{Sandbox, until_finished};
 
 const LIST: &str = "<tool_call>list_dir<arg_key>path</arg_key><arg_value>.</arg_value></tool_call>";
 const READ_NOTES: &str =
@@ -41,18 +40,7 @@ async fn run(completions: Vec<Completion>, guards: GuardSettings, sandbox: &Sand
         approval: Default::default(),
     });
     handle.submit("What is the launch code?");
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(30), handle.next_event())
-            .await
-            .expect("the run finishes")
-            .expect("the core is alive");
-        let done = matches!(event, Event::RunFinished { .. });
-        events.push(event);
-        if done {
-            break;
-        }
-    }
+    let events = until_finished(&mut handle).await;
     handle.shutdown().await;
     let prompts = model.backend().prompts();
     assert_extends(&prompts);

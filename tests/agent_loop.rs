@@ -12,7 +12,7 @@ use glint::engine::{GlmModel, StallLimits};
 use glint::tools::{ShellPolicy, ToolRegistry};
 use glint::workspace::Workspace;
 
-use common::{Sandbox, script};
+use common::{Sandbox, script, tool_results, until_finished};
 
 struct Run {
     events: Vec<Event>,
@@ -40,22 +40,6 @@ fn load(name: &str) -> Arc<GlmModel<ScriptedModel>> {
     ))
 }
 
-/// Collects events up to and including the run's `RunFinished`.
-async fn until_finished(handle: &mut AgentHandle) -> Vec<Event> {
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(20), handle.next_event())
-            .await
-            .expect("the run finishes")
-            .expect("the core is alive");
-        let done = matches!(event, Event::RunFinished { .. });
-        events.push(event);
-        if done {
-            return events;
-        }
-    }
-}
-
 async fn run_script(name: &str, sandbox: &Sandbox, max_turns: u32) -> Run {
     let model = load(name);
     let mut handle = start(model.clone(), sandbox, max_turns);
@@ -80,19 +64,6 @@ fn finished(events: &[Event]) -> (RunStatus, u32, Option<String>, Option<String>
         }) => (*status, *turns, answer.clone(), error.clone()),
         other => panic!("last event is not run_finished: {other:?}"),
     }
-}
-
-/// (name, ok, output) of every finished tool call.
-fn tool_results(events: &[Event]) -> Vec<(String, bool, String)> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::ToolCallFinished {
-                name, ok, output, ..
-            } => Some((name.clone(), *ok, output.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -12,7 +12,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use glint::agent::{self, AgentConfig, Event, GuardSettings, RunStatus};
 use glint::engine::GlmModel;
@@ -21,7 +20,7 @@ use glint::tools::{MAX_OUTPUT_BYTES, ShellPolicy, ToolContext, ToolRegistry};
 use glint::workspace::Workspace;
 use serde_json::{Value, json};
 
-use common::{Sandbox, glint, script};
+use common::{Sandbox, glint, script, tool_results, until_finished};
 
 const PYTHON: &str = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3))\n";
 
@@ -121,18 +120,7 @@ async fn run_core(name: &str, sandbox: &Sandbox) -> Core {
         approval: Default::default(),
     });
     handle.submit("Do the task.");
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(60), handle.next_event())
-            .await
-            .expect("the run finishes")
-            .expect("the core is alive");
-        let done = matches!(event, Event::RunFinished { .. });
-        events.push(event);
-        if done {
-            break;
-        }
-    }
+    let events = until_finished(&mut handle).await;
     assert_extends(&model.backend().prompts());
     match events.last() {
         Some(Event::RunFinished { status, .. }) => assert_eq!(*status, RunStatus::Completed),
@@ -147,24 +135,11 @@ async fn run_core(name: &str, sandbox: &Sandbox) -> Core {
     }
 }
 
-/// (name, ok, output) of every finished call.
-fn core_results(core: &Core) -> Vec<(String, bool, String)> {
-    core.events
-        .iter()
-        .filter_map(|event| match event {
-            Event::ToolCallFinished {
-                name, ok, output, ..
-            } => Some((name.clone(), *ok, output.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn core_a_200000_line_output_is_capped_and_whole_in_a_file_read_file_pages() {
     let sandbox = Sandbox::create();
     let core = run_core("output_spill.json", &sandbox).await;
-    let results = core_results(&core);
+    let results = tool_results(&core.events);
     assert_eq!(results.len(), 1, "{results:?}");
     let (name, ok, output) = &results[0];
     assert_eq!(name, "shell");
@@ -237,7 +212,7 @@ async fn core_an_edit_that_breaks_python_is_reported_and_the_fix_reports_nothing
     let sandbox = Sandbox::create();
     std::fs::write(sandbox.workspace().join("geo.py"), PYTHON).expect("write geo.py");
     let core = run_core("output_syntax.json", &sandbox).await;
-    let results = core_results(&core);
+    let results = tool_results(&core.events);
     let names: Vec<&str> = results.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(
         names,
