@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::support::process::{
-    CapturedOutput, Ending, Finished, ShellCommand, killed_note, run_shell, signal_name,
+    Ending, Finished, ShellCommand, killed_note, run_shell, signal_name,
 };
 use super::support::sandbox::Confinement;
 use super::support::spill::{SpillFile, spill_note};
@@ -153,13 +153,9 @@ pub(crate) async fn run_command(
         timeout,
         confinement,
         allow_background: policy.allow_background,
+        spill,
     };
-    let running = run_shell(command, &ctx.cancel);
-    let finished = match spill {
-        Some(file) => CapturedOutput::spilling_to(file, running).await,
-        None => running.await,
-    };
-    finished.map_err(|e| {
+    run_shell(command, &ctx.cancel).await.map_err(|e| {
         ToolError::Failed(if sandboxed {
             format!(
                 "could not start `bash -c` in the sandbox: {e}; the user can start glint with `--sandbox off` to run commands unconfined"

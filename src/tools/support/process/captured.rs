@@ -2,18 +2,9 @@
 //! printing gigabytes uses bounded memory; the whole of it can stream to a
 //! spill file as it arrives.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use crate::tools::support::spill::SpillFile;
-
-tokio::task_local! {
-    /// The spill file for the output captured within
-    /// [`CapturedOutput::spilling_to`]: the command runner makes its
-    /// `CapturedOutput` with `default()`, which takes the file from here, so
-    /// the runner needs no knowledge of spilling.
-    static SPILL_TO: RefCell<Option<SpillFile>>;
-}
 
 /// Lines kept from the start of the output.
 const HEAD_LINES: usize = 100;
@@ -46,14 +37,10 @@ pub struct CapturedOutput {
     spill: Option<SpillFile>,
 }
 
-impl Default for CapturedOutput {
-    /// Empty; streaming to the spill file given to the enclosing
-    /// [`CapturedOutput::spilling_to`], if any.
-    fn default() -> Self {
-        let spill = SPILL_TO
-            .try_with(|cell| cell.borrow_mut().take())
-            .ok()
-            .flatten();
+impl CapturedOutput {
+    /// Empty; when `spill` is given, every byte received is also written to
+    /// it (memory use stays bounded: only head and tail are kept).
+    pub fn new(spill: Option<SpillFile>) -> Self {
         CapturedOutput {
             head: Vec::new(),
             head_bytes: 0,
@@ -66,15 +53,6 @@ impl Default for CapturedOutput {
             total_bytes: 0,
             spill,
         }
-    }
-}
-
-impl CapturedOutput {
-    /// Runs `work` so that the first `CapturedOutput` it makes with
-    /// `default()` also writes everything it receives to `file` (the rest
-    /// of memory use stays bounded: only head and tail are kept).
-    pub async fn spilling_to<F: Future>(file: SpillFile, work: F) -> F::Output {
-        SPILL_TO.scope(RefCell::new(Some(file)), work).await
     }
 
     /// The spill file the output was streamed to, if any.

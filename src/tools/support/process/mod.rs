@@ -23,6 +23,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::spill::SpillFile;
 use tokio::io::AsyncReadExt as _;
 use tokio::process::ChildStdout;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +50,9 @@ pub struct ShellCommand<'a> {
     /// Whether processes still running when the shell exits may live on
     /// (on timeout or cancellation the process group is killed either way).
     pub allow_background: bool,
+    /// Where the whole output also goes as it arrives (the result keeps only
+    /// its head and tail).
+    pub spill: Option<SpillFile>,
 }
 
 /// How the command ended.
@@ -145,7 +149,7 @@ pub async fn run_shell(
         armed: true,
     };
     let mut pipe = child.stdout.take();
-    let mut output = CapturedOutput::default();
+    let mut output = CapturedOutput::new(command.spill);
     let mut buf = vec![0u8; 16 * 1024];
     let deadline = tokio::time::sleep(command.timeout);
     tokio::pin!(deadline);
