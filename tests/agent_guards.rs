@@ -14,7 +14,7 @@ use glint::engine::{FinishReason, GlmModel};
 use glint::tools::{ShellPolicy, ToolRegistry};
 use glint::workspace::Workspace;
 
-use common::{Sandbox, until_finished};
+use common::{Sandbox, assert_extends, tool_results, until_finished};
 
 const LIST: &str = "<tool_call>list_dir<arg_key>path</arg_key><arg_value>.</arg_value></tool_call>";
 const READ_NOTES: &str =
@@ -47,19 +47,6 @@ async fn run(completions: Vec<Completion>, guards: GuardSettings, sandbox: &Sand
     Run { events, prompts }
 }
 
-/// Each prompt starts with the whole previous prompt.
-fn assert_extends(prompts: &[String]) {
-    assert!(!prompts.is_empty(), "the model was never called");
-    for pair in prompts.windows(2) {
-        assert!(
-            pair[1].starts_with(&pair[0]),
-            "a prompt does not extend the one before it:\n{}\n---\n{}",
-            pair[0],
-            pair[1]
-        );
-    }
-}
-
 /// What prompt `index + 1` added after prompt `index`.
 fn added(run: &Run, index: usize) -> &str {
     &run.prompts[index + 1][run.prompts[index].len()..]
@@ -82,19 +69,6 @@ fn warnings(run: &Run) -> Vec<String> {
         .iter()
         .filter_map(|event| match event {
             Event::Warning { message } => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// (name, ok, output) of every finished call.
-fn results(run: &Run) -> Vec<(String, bool, String)> {
-    run.events
-        .iter()
-        .filter_map(|event| match event {
-            Event::ToolCallFinished {
-                name, ok, output, ..
-            } => Some((name.clone(), *ok, output.clone())),
             _ => None,
         })
         .collect()
@@ -127,7 +101,7 @@ fn looping_script() -> Vec<Completion> {
 async fn the_third_identical_call_is_refused_and_the_run_still_finishes() {
     let sandbox = Sandbox::create();
     let run = run(looping_script(), GuardSettings::default(), &sandbox).await;
-    let results = results(&run);
+    let results = tool_results(&run.events);
     assert_eq!(results.len(), 3, "{results:?}");
     assert!(results[0].1 && results[1].1, "the first two calls run");
     assert_eq!(results[0].2, results[1].2);
@@ -161,7 +135,7 @@ async fn the_repeat_threshold_is_configurable() {
     };
     let run = run(looping_script(), off, &sandbox).await;
     assert!(
-        results(&run).iter().all(|(_, ok, _)| *ok),
+        tool_results(&run.events).iter().all(|(_, ok, _)| *ok),
         "guard off: all run"
     );
     assert!(warnings(&run).is_empty());
@@ -171,7 +145,10 @@ async fn the_repeat_threshold_is_configurable() {
         ..GuardSettings::default()
     };
     let run = run_with(looping_script(), two, &sandbox).await;
-    let oks: Vec<bool> = results(&run).iter().map(|(_, ok, _)| *ok).collect();
+    let oks: Vec<bool> = tool_results(&run.events)
+        .iter()
+        .map(|(_, ok, _)| *ok)
+        .collect();
     assert_eq!(oks, [true, false, false], "the 2nd and 3rd are refused");
 }
 
@@ -191,7 +168,7 @@ async fn failed_calls_do_not_count_as_repeats() {
         text(ANSWER),
     ];
     let run = run(script, GuardSettings::default(), &sandbox).await;
-    let results = results(&run);
+    let results = tool_results(&run.events);
     assert_eq!(results.len(), 3);
     for (_, ok, output) in &results {
         assert!(!ok);
@@ -210,7 +187,7 @@ async fn a_call_inside_unclosed_reasoning_runs_and_the_raw_text_stays() {
         &sandbox,
     )
     .await;
-    let results = results(&run);
+    let results = tool_results(&run.events);
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0].0, "read_file");
     assert!(results[0].1, "{}", results[0].2);
@@ -236,8 +213,8 @@ async fn a_call_inside_closed_reasoning_runs_when_nothing_follows() {
         &sandbox,
     )
     .await;
-    assert_eq!(results(&run).len(), 1);
-    assert!(results(&run)[0].1);
+    assert_eq!(tool_results(&run.events).len(), 1);
+    assert!(tool_results(&run.events)[0].1);
     assert_eq!(status(&run).0, RunStatus::Completed);
 }
 
@@ -251,7 +228,7 @@ async fn a_malformed_call_inside_the_reasoning_is_reported_like_any_other() {
         &sandbox,
     )
     .await;
-    let results = results(&run);
+    let results = tool_results(&run.events);
     assert_eq!(results.len(), 1);
     assert!(!results[0].1);
     assert!(results[0].2.contains("limit"), "{}", results[0].2);
@@ -264,7 +241,7 @@ async fn a_call_quoted_in_reasoning_before_a_plain_answer_is_not_run() {
     let sandbox = Sandbox::create();
     let quoted = format!("I could run {READ_NOTES} but I know it.</think>It is 4242.<|endoftext|>");
     let run = run(vec![text(&quoted)], GuardSettings::default(), &sandbox).await;
-    assert!(results(&run).is_empty());
+    assert!(tool_results(&run.events).is_empty());
     assert_eq!(status(&run).1.as_deref(), Some("It is 4242."));
 }
 
@@ -281,7 +258,10 @@ async fn a_turn_cut_at_the_token_limit_runs_no_half_call_and_tells_the_model() {
         &sandbox,
     )
     .await;
-    assert!(results(&run).is_empty(), "the half call did not run");
+    assert!(
+        tool_results(&run.events).is_empty(),
+        "the half call did not run"
+    );
     assert!(!sandbox.workspace().join("out.txt").exists());
     assert_eq!(
         finish_reasons(&run),
@@ -320,7 +300,7 @@ async fn complete_calls_before_the_cut_run() {
         &sandbox,
     )
     .await;
-    let results = results(&run);
+    let results = tool_results(&run.events);
     assert_eq!(results.len(), 1, "only the whole call: {results:?}");
     assert_eq!(results[0].0, "read_file");
     assert_eq!(finish_reasons(&run)[0], FinishReason::Length);
@@ -376,7 +356,7 @@ async fn each_broken_shape_is_retried_then_fails_the_run() {
         assert!(added(&run, 0).contains(told), "{shape}: {}", added(&run, 0));
         assert!(added(&run, 0).contains("<|user|>glint: "), "{shape}");
         assert_eq!(warnings(&run).len(), 2, "{shape}");
-        assert!(results(&run).is_empty(), "{shape}: nothing ran");
+        assert!(tool_results(&run.events).is_empty(), "{shape}: nothing ran");
     }
 }
 
@@ -389,7 +369,7 @@ async fn broken_output_then_a_good_answer_completes() {
         text(ANSWER),
     ];
     let run = run(script, GuardSettings::default(), &sandbox).await;
-    assert_eq!(results(&run).len(), 1);
+    assert_eq!(tool_results(&run.events).len(), 1);
     assert_eq!(status(&run).0, RunStatus::Completed);
     assert_eq!(status(&run).1.as_deref(), Some("The launch code is 4242."));
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
@@ -20,7 +20,9 @@ use glint::tools::{MAX_OUTPUT_BYTES, ShellPolicy, ToolContext, ToolRegistry};
 use glint::workspace::Workspace;
 use serde_json::{Value, json};
 
-use common::{Sandbox, glint, script, tool_results, until_finished};
+use common::{
+    Sandbox, assert_extends, glint, numbers, script, spill_path, tail, tool_results, until_finished,
+};
 
 const PYTHON: &str = "def area(w, h):\n    return w * h\n\n\nprint(area(2, 3))\n";
 
@@ -29,43 +31,6 @@ fn completions(name: &str) -> Vec<Completion> {
     let text = std::fs::read_to_string(script(name)).expect("read the script");
     let file: Value = serde_json::from_str(&text).expect("the script is JSON");
     serde_json::from_value(file["completions"].clone()).expect("completions")
-}
-
-/// Each prompt starts with the whole previous prompt.
-fn assert_extends(prompts: &[String]) {
-    assert!(!prompts.is_empty(), "the model was never called");
-    for pair in prompts.windows(2) {
-        assert!(
-            pair[1].starts_with(&pair[0]),
-            "a prompt does not extend the one before it:\n{}\n---\n{}",
-            pair[0],
-            pair[1]
-        );
-    }
-}
-
-/// The spill file a result names: between "is in " and "; page through".
-fn spill_path(content: &str) -> PathBuf {
-    let start = content
-        .find("is in ")
-        .unwrap_or_else(|| panic!("no spill file named in: {}", tail(content)))
-        + "is in ".len();
-    let end = content[start..]
-        .find("; page through")
-        .unwrap_or_else(|| panic!("no paging advice in: {}", tail(content)));
-    PathBuf::from(&content[start..start + end])
-}
-
-fn tail(text: &str) -> &str {
-    let mut from = text.len().saturating_sub(1500);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    &text[from..]
-}
-
-fn numbers(n: u64) -> String {
-    (1..=n).map(|i| format!("{i}\n")).collect()
 }
 
 /// What a capped 200,000-line `seq` result must look like.

@@ -7,7 +7,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
-use common::{Sandbox, glint, model_arg};
+use common::{Sandbox, assert_extends, glint, model_arg};
 
 fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
     glint(&sandbox.workspace())
@@ -683,12 +683,7 @@ fn run_guarded(
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON string per line"))
         .collect();
-    for pair in prompts.windows(2) {
-        assert!(
-            pair[1].starts_with(&pair[0]),
-            "a prompt does not extend the previous one"
-        );
-    }
+    assert_extends(&prompts);
     (output, prompts)
 }
 

@@ -3,11 +3,11 @@
 //! (only they) may read it, and it is removed with the session.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
 
-use common::Fixture;
+use common::{Fixture, numbers, spill_path, tail};
 use glint::conversation::ToolSpec;
 use glint::tools::{
     MAX_OUTPUT_BYTES, SpillArea, Tool, ToolContext, ToolError, ToolOutput, ToolRegistry,
@@ -22,30 +22,6 @@ fn fixture() -> (Fixture, tempfile::TempDir) {
     let sessions = tempfile::tempdir().expect("temp dir");
     fx.ctx.spill = SpillArea::under(sessions.path(), "test-session");
     (fx, sessions)
-}
-
-/// The spill file a result names: between "is in " and "; page through".
-fn spill_path(content: &str) -> PathBuf {
-    let start = content
-        .find("is in ")
-        .unwrap_or_else(|| panic!("no spill file named in: {}", tail(content)))
-        + "is in ".len();
-    let end = content[start..]
-        .find("; page through")
-        .unwrap_or_else(|| panic!("no paging advice in: {}", tail(content)));
-    PathBuf::from(&content[start..start + end])
-}
-
-fn tail(text: &str) -> &str {
-    let mut from = text.len().saturating_sub(1500);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    &text[from..]
-}
-
-fn numbers(n: u64) -> String {
-    (1..=n).map(|i| format!("{i}\n")).collect()
 }
 
 #[tokio::test]

@@ -272,3 +272,43 @@ pub fn tool_results(events: &[Event]) -> Vec<(String, bool, String)> {
         })
         .collect()
 }
+
+/// Each prompt starts with the whole previous prompt: every turn extends
+/// the last one exactly, which is what the prefix cache relies on.
+pub fn assert_extends(prompts: &[String]) {
+    assert!(!prompts.is_empty(), "the model was never called");
+    for pair in prompts.windows(2) {
+        assert!(
+            pair[1].starts_with(&pair[0]),
+            "a prompt does not extend the one before it:\n{}\n---\n{}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+/// The spill file a tool result names: between "is in " and "; page through".
+pub fn spill_path(content: &str) -> PathBuf {
+    let start = content
+        .find("is in ")
+        .unwrap_or_else(|| panic!("no spill file named in: {}", tail(content)))
+        + "is in ".len();
+    let end = content[start..]
+        .find("; page through")
+        .unwrap_or_else(|| panic!("no paging advice in: {}", tail(content)));
+    PathBuf::from(&content[start..start + end])
+}
+
+/// The last 1,500 bytes or so of `text`, for failure messages.
+pub fn tail(text: &str) -> &str {
+    let mut from = text.len().saturating_sub(1500);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..]
+}
+
+/// "1\n2\n...n\n": what `seq n` prints.
+pub fn numbers(n: u64) -> String {
+    (1..=n).map(|i| format!("{i}\n")).collect()
+}
