@@ -270,7 +270,8 @@ impl Printer {
             // Headless runs cannot ask: the core refuses instead of asking.
             Event::RunStarted { .. }
             | Event::Reasoning { .. }
-            | Event::ApprovalRequested { .. } => {}
+            | Event::ApprovalRequested { .. }
+            | Event::ReviewRequested { .. } => {}
         }
     }
 

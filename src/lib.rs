@@ -17,6 +17,7 @@ pub mod headless;
 pub mod logging;
 pub mod prompts;
 pub mod protocol_cmd;
+pub mod review;
 pub mod tools;
 pub mod tui;
 pub mod workspace;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::engine::{FinishReason, Usage};
+use crate::review::ChangeProposal;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,6 +92,17 @@ pub enum Event {
         /// For a shell command, the prefix "always allow" would allow for
         /// the session (e.g. `cargo test`); none when it cannot be offered.
         prefix: Option<String>,
+    },
+    /// An edit the model proposed waits for review (the `suggest` policy):
+    /// the user accepts or rejects it hunk by hunk, may edit it, and answers
+    /// with `Op::Approve { id, decision: Decision::Review(..) }` (or
+    /// `Decision::Once` to apply it all, `Decision::Deny` to reject it all).
+    ReviewRequested {
+        /// The tool call's id (as in `tool_call_started`).
+        id: String,
+        tool: String,
+        /// What the call would change, file by file.
+        proposal: ChangeProposal,
     },
     /// Something the user should know that does not stop the run: an
     /// operation the core could not take (a submit while busy), a repeated

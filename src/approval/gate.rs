@@ -169,7 +169,7 @@ impl Approvals {
                     .into(),
                 summary: "cancelled".into(),
             }),
-            Some(Decision::Once) => None,
+            Some(Decision::Once) | Some(Decision::Review(_)) => None,
             Some(Decision::AlwaysPrefix) => {
                 if let Some(words) = prefix {
                     let mut allowed = lock(&self.inner.allowed);

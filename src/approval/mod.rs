@@ -13,6 +13,8 @@ mod summary;
 
 use std::fmt;
 
+use crate::review::ReviewAnswer;
+
 pub use command::{Simple, Unsupported, Word, parse};
 pub use gate::Approvals;
 pub use readonly::{is_allowed, is_read_only, suggested_prefix};
@@ -82,6 +84,9 @@ pub enum Decision {
     AlwaysPrefix,
     /// Do not run it; `note` (may be empty) goes to the model.
     Deny { note: String },
+    /// The user's review of an edit (answering `ReviewRequested`): what to
+    /// apply of it, hunk by hunk, and a note for the model.
+    Review(ReviewAnswer),
 }
 
 /// Tools whose calls change files (reviewed under `suggest`).

@@ -407,6 +407,9 @@ impl App {
                     note: None,
                 });
             }
+            // The review view is being built (issue 13); until then, a
+            // proposal is reviewed as a whole in the approval prompt.
+            Event::ReviewRequested { .. } => {}
         }
         Vec::new()
     }
