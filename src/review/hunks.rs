@@ -70,8 +70,8 @@ pub fn hunks(before: &str, after: &str) -> Vec<Hunk> {
 /// `accepted` is true applied; a missing flag counts as rejected.
 pub fn apply(before: &str, after: &str, accepted: &[bool]) -> String {
     let diff = TextDiff::from_lines(before, after);
-    let old_lines = diff.old_slices();
-    let new_lines = diff.new_slices();
+    let old_lines: Vec<&str> = diff.iter_old_slices().collect();
+    let new_lines: Vec<&str> = diff.iter_new_slices().collect();
     let groups = hunks(before, after);
     let mut out = String::with_capacity(before.len().max(after.len()));
     // Old lines up to here are written.
