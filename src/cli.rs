@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
+use crate::scratch::ApplyMode;
 use crate::tools::{CheckCommand, EnvPolicy, SandboxPolicy, ShellPolicy};
 use crate::workspace::Workspace;
 
@@ -113,6 +114,17 @@ pub struct RunArgs {
     /// --add-dir ~/.cargo so `cargo build` can fetch crates.
     #[arg(long = "add-dir", value_name = "DIR")]
     pub add_dir: Vec<PathBuf>,
+
+    /// Whether a headless run's edits land in the workspace: always, or
+    /// never (the run works in a scratch copy and --patch-out gets its
+    /// changes as a patch; the workspace is left as it is).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ApplyMode::Always)]
+    pub apply: ApplyMode,
+
+    /// With --apply never: the file the run's changes are written to, as a
+    /// patch for `git apply` (paths from the repository's top).
+    #[arg(long, value_name = "FILE")]
+    pub patch_out: Option<PathBuf>,
 
     /// Set a config key for this run, above the config files, e.g.
     /// -c sampling.temperature=0.2 (repeatable; keys in README.md).
@@ -306,6 +318,51 @@ impl RunArgs {
     /// The approval policy: as configured, else full-auto.
     pub fn approval_policy(&self) -> ApprovalPolicy {
         self.approval.unwrap_or_default()
+    }
+
+    /// Where `--apply never` writes its patch (absolute), or `None` when
+    /// the run edits the workspace; errors, one line each, for flags that
+    /// do not go together.
+    pub fn patch_out(&self) -> anyhow::Result<Option<PathBuf>> {
+        let out = match (self.apply, &self.patch_out) {
+            (ApplyMode::Always, None) => return Ok(None),
+            (ApplyMode::Always, Some(_)) => anyhow::bail!(
+                "--patch-out needs --apply never (otherwise the edits land in the workspace and there is no patch to write)"
+            ),
+            (ApplyMode::Never, None) => anyhow::bail!(
+                "--apply never needs --patch-out FILE, the file the run's changes are written to"
+            ),
+            (ApplyMode::Never, Some(out)) => out,
+        };
+        if self.task.is_none() {
+            anyhow::bail!(
+                "--apply never applies to headless runs; add --task \"...\" (the app shows each edit for review instead)"
+            );
+        }
+        let out = std::path::absolute(out)
+            .with_context(|| format!("--patch-out {}: not a usable path", out.display()))?;
+        if out.is_dir() {
+            anyhow::bail!(
+                "--patch-out {}: is a directory; name a file, e.g. {}/glint.diff",
+                out.display(),
+                out.display()
+            );
+        }
+        let (Some(dir), Some(name)) = (out.parent(), out.file_name()) else {
+            anyhow::bail!(
+                "--patch-out {}: name a file, e.g. glint.diff",
+                out.display()
+            );
+        };
+        // Canonical, so messages name the file plainly.
+        let Ok(canonical) = std::fs::canonicalize(dir).map(|dir| dir.join(name)) else {
+            anyhow::bail!(
+                "--patch-out {}: no such directory {}; create it first",
+                out.display(),
+                dir.display()
+            );
+        };
+        Ok(Some(canonical))
     }
 }
 

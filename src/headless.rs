@@ -86,6 +86,8 @@ pub async fn run(mut agent: AgentHandle, task: String, options: HeadlessOptions)
 /// leaves the terminal as it found it, so there is nothing to restore.
 fn exit_now() -> ! {
     let _ = std::io::stdout().flush();
+    // process::exit skips destructors: remove an --apply never scratch tree.
+    crate::scratch::remove_live();
     eprintln!("glint: interrupted again; quitting");
     std::process::exit(i32::from(exit::INTERRUPTED))
 }
@@ -158,6 +160,45 @@ pub fn print_warning(options: HeadlessOptions, message: &str) {
         write_json_line(&event.to_string());
     } else {
         eprintln!("glint: warning: {}", printable(message));
+    }
+}
+
+/// `--apply never --patch-out FILE`, after the run: writes what the run
+/// changed in its scratch tree to `out` as a patch and says so on stderr.
+/// Returns the run's exit `code`, or [`exit::AGENT_FAILED`] when the patch
+/// could not be written.
+pub fn write_patch(scratch: &crate::scratch::Scratch, out: &std::path::Path, code: u8) -> u8 {
+    match scratch.write_patch(out) {
+        Ok(patch) if patch.files == 0 => {
+            eprintln!(
+                "glint: the run changed no files; wrote an empty patch to {}",
+                out.display()
+            );
+            code
+        }
+        Ok(patch) => {
+            let s = if patch.files == 1 { "" } else { "s" };
+            let partial = if code == exit::ANSWERED {
+                ""
+            } else {
+                " (the run did not finish; this is what it changed so far)"
+            };
+            eprintln!(
+                "glint: wrote the patch of {} file{s} to {}{partial}; apply it with `git apply {}` at the repository's top",
+                patch.files,
+                out.display(),
+                out.display()
+            );
+            code
+        }
+        Err(error) => {
+            eprintln!("glint: cannot write the patch: {error}");
+            if code == exit::ANSWERED {
+                exit::AGENT_FAILED
+            } else {
+                code
+            }
+        }
     }
 }
 

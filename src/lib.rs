@@ -18,6 +18,7 @@ pub mod logging;
 pub mod prompts;
 pub mod protocol_cmd;
 pub mod review;
+pub mod scratch;
 pub mod tools;
 pub mod tui;
 pub mod workspace;

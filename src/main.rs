@@ -51,11 +51,21 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     let config = glint::config::load(&workspace, &args.overrides)?;
     args.apply_config(&config, matches);
     args.resolve_writable_roots()?;
+    let patch_out = args.patch_out()?;
     let Some(task) = args.task.as_deref() else {
         return run_interactive(args, workspace);
     };
     let task = read_task(task)?;
     let spec = ModelSpec::parse(&args.model)?;
+    // --apply never: the agent works in a scratch copy (removed on drop).
+    let scratch = match &patch_out {
+        Some(_) => Some(glint::scratch::Scratch::create(workspace.root())?),
+        None => None,
+    };
+    let workspace = match &scratch {
+        Some(scratch) => Workspace::new(scratch.workspace())?,
+        None => workspace,
+    };
     let (tools, undo_warning) =
         glint::checkpoint::command::attach(ToolRegistry::builtin(), workspace.root());
     let tools = Arc::new(tools);
@@ -96,7 +106,10 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     // A cancelled tool's blocking work may still run: leave without
     // waiting for it (dropping the runtime would).
     runtime.shutdown_background();
-    code
+    match (&scratch, &patch_out) {
+        (Some(scratch), Some(out)) => Ok(headless::write_patch(scratch, out, code?)),
+        _ => code,
+    }
 }
 
 /// `glint` with no `--task`: the interactive app in this workspace.
