@@ -126,6 +126,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub patch_out: Option<PathBuf>,
 
+    /// Take up session ID again (default: the latest of this workspace),
+    /// headless with --task or in the app; `glint sessions` lists them.
+    #[arg(long, value_name = "ID", num_args = 0..=1)]
+    pub resume: Option<Option<String>>,
+
+    /// Continue this workspace's latest session (headless with --task, or
+    /// in the app).
+    #[arg(long = "continue", conflicts_with = "resume")]
+    pub continue_: bool,
+
     /// Set a config key for this run, above the config files, e.g.
     /// -c sampling.temperature=0.2 (repeatable; keys in README.md).
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
@@ -401,6 +411,9 @@ pub enum Command {
     Undo(crate::checkpoint::command::UndoArgs),
     /// List the checkpoints `glint undo` would take back, newest first.
     Checkpoints(crate::checkpoint::command::CheckpointsArgs),
+    /// List this workspace's sessions, newest first (id, last active,
+    /// turns, first message), for --resume ID.
+    Sessions(crate::session::command::SessionsArgs),
 }
 
 #[derive(Debug, Subcommand)]

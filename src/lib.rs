@@ -19,6 +19,7 @@ pub mod prompts;
 pub mod protocol_cmd;
 pub mod review;
 pub mod scratch;
+pub mod session;
 pub mod tools;
 pub mod tui;
 pub mod workspace;

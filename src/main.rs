@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Some(Command::Dev(DevCommand::CacheCheck(args))) => glint::dev::cache_check::command(&args),
         Some(Command::Undo(args)) => glint::checkpoint::command::undo(&args),
         Some(Command::Checkpoints(args)) => glint::checkpoint::command::list(&args),
+        Some(Command::Sessions(args)) => glint::session::command::list(&args),
         None => run_agent(cli.run, &matches),
     };
     match result {
@@ -56,6 +57,7 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
         return run_interactive(args, workspace);
     };
     let task = read_task(task)?;
+    let session = glint::session::command::open_for_run(&args, workspace.root())?;
     let spec = ModelSpec::parse(&args.model)?;
     // --apply never: the agent works in a scratch copy (removed on drop).
     let scratch = match &patch_out {
@@ -83,12 +85,15 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     if let Some(warning) = &undo_warning {
         headless::print_warning(options, warning);
     }
+    for warning in &session.warnings {
+        headless::print_warning(options, warning);
+    }
     let system_prompt = system_prompt.text;
     let code = runtime.block_on(async move {
         let progress: LoadProgress =
             Arc::new(move |event: LoadEvent| headless::print_load_event(options, &event));
         let model = engine::open(&spec, &args.open_options(), progress).await?;
-        let handle = agent::spawn(AgentConfig {
+        let config = AgentConfig {
             model,
             tools,
             workspace,
@@ -100,7 +105,8 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
             // Nobody can answer a request headless: what would need
             // approval is refused.
             approval: Approvals::new(args.approval_policy(), false),
-        });
+        };
+        let handle = agent::spawn_with_log(config, session.messages, session.log);
         Ok(headless::run(handle, task, options).await)
     });
     // A cancelled tool's blocking work may still run: leave without
@@ -126,6 +132,7 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
     let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     let log_path = glint::logging::init();
+    let opened = glint::session::command::open_for_run(&args, workspace.root())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let options = TuiOptions {
         model: args.model.clone(),
@@ -139,12 +146,16 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             shell: args.shell_policy(),
             guards: args.guards,
             approval: Approvals::new(args.approval_policy(), true),
+            sessions: opened.sessions,
+            log: opened.log,
+            messages: opened.messages,
         },
         log_path,
         warnings: system_prompt
             .warnings
             .into_iter()
             .chain(undo_warning)
+            .chain(opened.warnings)
             .collect(),
     };
     let result = runtime.block_on(glint::tui::run(options));

@@ -64,8 +64,19 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
 /// message at all.
 pub fn spawn_with_messages(config: AgentConfig, messages: Vec<Message>) -> AgentHandle {
     let (ops_tx, ops_rx) = unbounded_channel();
+    spawn_with_log(config, messages, None)
+}
+
+/// [`spawn_with_messages`], recording every message appended from now on
+/// (and each turn's usage, each run's outcome, each checkpoint) to `log`
+/// (see [`crate::session`]). `messages` are taken as already recorded.
+pub fn spawn_with_log(
+    config: AgentConfig,
+    messages: Vec<Message>,
+    log: Option<crate::session::SessionLog>,
+) -> AgentHandle {
     let (events_tx, events_rx) = unbounded_channel();
-    let task = tokio::spawn(serve(config, messages, ops_rx, events_tx));
+    let task = tokio::spawn(serve(config, messages, log, ops_rx, events_tx));
     AgentHandle {
         ops: ops_tx,
         events: events_rx,
@@ -111,11 +122,13 @@ async fn serve(
     config: AgentConfig,
     messages: Vec<Message>,
     mut ops: UnboundedReceiver<Op>,
+    log: Option<crate::session::SessionLog>,
     events: UnboundedSender<Event>,
 ) -> Vec<Message> {
     let approvals = config.approval.clone();
     let mut session = Session::new(config, messages, events.clone());
     while let Some(op) = ops.recv().await {
+    session.set_log(log);
         match op {
             Op::Submit { text } => {
                 let cancel = CancellationToken::new();

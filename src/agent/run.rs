@@ -13,6 +13,8 @@ use crate::engine::{FinishReason, ModelEvent, TurnRequest, Usage};
 use crate::glm::ParsedToolCall;
 use crate::tools::{ToolContext, ToolOutcome};
 
+mod recording;
+
 /// What one model turn produced.
 #[derive(Default)]
 struct TurnOutput {
@@ -41,6 +43,8 @@ pub(super) struct Session {
     next_call_id: u64,
     events: UnboundedSender<Event>,
     repeats: RepeatGuard,
+    /// The session log, when the session is recorded.
+    recorder: Option<recording::Recorder>,
 }
 
 impl Session {
@@ -64,6 +68,7 @@ impl Session {
             next_call_id: earlier_calls as u64 + 1,
             events,
             repeats,
+            recorder: None,
         }
     }
 
@@ -74,6 +79,7 @@ impl Session {
     fn emit(&self, event: Event) {
         // A front end that went away cannot be told anything; the run still
         // finishes so the conversation stays consistent.
+        self.record_event(&event);
         let _ = self.events.send(event);
     }
 
@@ -99,10 +105,9 @@ impl Session {
     /// cancellation, and reports which.
     pub(super) async fn run(&mut self, task: String, cancel: CancellationToken) -> RunStatus {
         if self.messages.is_empty() && !self.config.system_prompt.is_empty() {
-            self.messages
-                .push(Message::system(self.config.system_prompt.clone()));
+            self.push(Message::system(self.config.system_prompt.clone()));
         }
-        self.messages.push(Message::user(task.clone()));
+        self.push_task(task.clone());
         self.emit(Event::RunStarted {
             model: self.config.model.describe(),
             workspace: self.config.workspace.root().display().to_string(),
@@ -169,7 +174,7 @@ impl Session {
                 self.emit(Event::Warning {
                     message: cut_warning(finish_reason, usage),
                 });
-                self.messages.push(Message::user(guards::cut_notice(
+                self.push(Message::user(guards::cut_notice(
                     finish_reason,
                     usage,
                     self.config.model.context_window(),
@@ -192,7 +197,7 @@ impl Session {
                         self.config.guards.max_retries
                     ),
                 });
-                self.messages.push(Message::user(problem.notice()));
+                self.push(Message::user(problem.notice()));
                 continue;
             }
             if calls.is_empty() {
@@ -297,7 +302,7 @@ impl Session {
                 ToolCall::new(id, call.name, call.arguments)
             })
             .collect();
-        self.messages.push(Message::Assistant {
+        self.push(Message::Assistant {
             content: output.text,
             reasoning_content: non_empty(output.reasoning),
             tool_calls: calls.clone(),
@@ -313,7 +318,7 @@ impl Session {
         if partial.reasoning.is_empty() && partial.text.is_empty() {
             return;
         }
-        self.messages.push(Message::Assistant {
+        self.push(Message::Assistant {
             content: partial.text,
             reasoning_content: non_empty(partial.reasoning),
             tool_calls: Vec::new(),
@@ -372,7 +377,7 @@ impl Session {
             self.repeats
                 .record(&name, &call.function.arguments, &outcome, interrupted);
         }
-        self.messages.push(Message::tool_result(
+        self.push(Message::tool_result(
             call.id.clone(),
             outcome.content.clone(),
         ));

@@ -34,6 +34,11 @@ pub enum Effect {
     /// Load the model this `--model` value names and continue the
     /// conversation on it.
     SwitchModel(String),
+    /// List the workspace's sessions (`/sessions`).
+    ListSessions,
+    /// Take session ID up again (`/resume [ID]`; `None`: the latest
+    /// other than this one).
+    Resume(Option<String>),
     /// Answer the approval request for tool call `id`.
     Approve {
         id: String,

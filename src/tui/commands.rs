@@ -18,6 +18,11 @@ pub enum SlashCommand {
     Checkpoints,
     /// `/approvals` shows the approval policy; `/approvals POLICY` switches.
     Approvals(Option<String>),
+    /// `/sessions` lists the workspace's sessions.
+    Sessions,
+    /// `/resume [ID]` takes a session up again (default: the latest other
+    /// than this one).
+    Resume(Option<String>),
     Quit,
 }
 
@@ -94,6 +99,24 @@ fn only(arg: &str, name: &str, command: SlashCommand) -> Result<SlashCommand, St
         Ok(command)
     } else {
         Err(format!("/{name} takes no argument (got `{arg}`)"))
+    CommandInfo {
+        name: "sessions",
+        usage: "/sessions",
+        help: "list this workspace's sessions, newest first",
+        parse: |arg| only(arg, "sessions", SlashCommand::Sessions),
+    },
+    CommandInfo {
+        name: "resume",
+        usage: "/resume [ID]",
+        help: "continue session ID (default: the latest before this one)",
+        parse: |arg| match arg.split_whitespace().count() {
+            0 => Ok(SlashCommand::Resume(None)),
+            1 => Ok(SlashCommand::Resume(Some(arg.to_string()))),
+            _ => Err(format!(
+                "/resume takes one session id (got `{arg}`); /sessions lists them"
+            )),
+        },
+    },
     }
 }
 
@@ -163,6 +186,12 @@ mod tests {
     fn every_command_is_listed_in_help() {
         let help = help_text();
         for command in COMMANDS {
+        assert_eq!(parse("/resume"), Some(Ok(SlashCommand::Resume(None))));
+        assert_eq!(
+            parse("/resume 20250101-1"),
+            Some(Ok(SlashCommand::Resume(Some("20250101-1".into()))))
+        );
+        assert!(matches!(parse("/resume a b"), Some(Err(_))));
             assert!(help.contains(command.usage), "{}", command.usage);
         }
     }

@@ -181,6 +181,8 @@ impl App {
     /// Ctrl-T: every entry in full, in the alternate screen.
     fn open_transcript_pager(&mut self) {
         let entries = self.entries.clone();
+            SlashCommand::Sessions => vec![Effect::ListSessions],
+            SlashCommand::Resume(id) => self.request_resume(id),
         let theme = self.theme.clone();
         self.pager = Some(Pager::new("transcript", move |width| {
             let mut rows = Vec::new();

@@ -18,6 +18,7 @@ mod screen;
 mod session;
 mod status;
 mod terminal;
+mod sessions;
 pub mod theme;
 mod transcript;
 mod undo;

@@ -9,8 +9,10 @@ use tokio::task::JoinHandle;
 
 use crate::agent::{self, AgentConfig, AgentHandle, Event, GuardSettings};
 use crate::approval::{Approvals, Decision};
+use crate::conversation::Message;
 use crate::engine::local::{LoadEvent, LoadProgress};
 use crate::engine::{self, Model, ModelSpec, OpenError, OpenOptions};
+use crate::session::{Continued, SessionLog, Sessions, Summary};
 use crate::tools::{ShellPolicy, ToolRegistry};
 use crate::workspace::Workspace;
 
@@ -30,6 +32,13 @@ pub struct SessionOptions {
     pub approval: Approvals,
 }
 
+    /// The workspace's session logs (`None`: nothing is recorded).
+    pub sessions: Option<Sessions>,
+    /// The log this session records to from the start.
+    pub log: Option<SessionLog>,
+    /// The conversation the first agent continues (`--resume`,
+    /// `--continue`); empty for a new one.
+    pub messages: Vec<Message>,
 /// Something the session reports to the app.
 pub enum SessionEvent {
     Load(LoadEvent),
@@ -49,6 +58,9 @@ pub enum SessionEvent {
     AgentStopped,
 }
 
+    /// What the user sent in past sessions of the workspace, newest last
+    /// (read in the background, for the composer's history).
+    History(Vec<String>),
 type Loading = JoinHandle<Result<Arc<dyn Model>, OpenError>>;
 
 pub struct Session {
@@ -60,11 +72,24 @@ pub struct Session {
     load_rx: UnboundedReceiver<LoadEvent>,
 }
 
+    /// The log the agent records to.
+    log: Option<SessionLog>,
+    /// The conversation the next agent starts with, when no agent runs to
+    /// hand one over (a resume before the model is ready).
+    pending: Vec<Message>,
+    history: Option<JoinHandle<Vec<String>>>,
 impl Session {
-    pub fn new(options: SessionOptions) -> Session {
+    pub fn new(mut options: SessionOptions) -> Session {
         let (load_tx, load_rx) = unbounded_channel();
         Session {
             options,
+        let log = options.log.take();
+        let pending = std::mem::take(&mut options.messages);
+        // Reading every past log can take a while: never before the first frame.
+        let history = options
+            .sessions
+            .clone()
+            .map(|sessions| tokio::task::spawn_blocking(move || sessions.history()));
             model: None,
             agent: None,
             loading: None,
@@ -72,6 +97,9 @@ impl Session {
             load_rx,
         }
     }
+            log,
+            pending,
+            history,
 
     /// Starts loading the model `spec` names in the background; the agent
     /// moves to it (with the conversation) once it is ready.
@@ -98,6 +126,10 @@ impl Session {
             Some(event) = self.load_rx.recv() => SessionEvent::Load(event),
             result = wait_loading(&mut self.loading) => {
                 self.loading = None;
+            Some(history) = wait_history(&mut self.history) => {
+                self.history = None;
+                SessionEvent::History(history)
+            }
                 match result {
                     Ok(Ok(model)) => self.start_agent(model).await,
                     Ok(Err(error)) => self.load_failed(error.to_string()),
@@ -127,16 +159,20 @@ impl Session {
     /// it replaces.
     async fn start_agent(&mut self, model: Arc<dyn Model>) -> SessionEvent {
         let messages = match self.agent.take() {
-            Some(agent) => agent.shutdown().await,
-            None => Vec::new(),
+            Some(agent) => {
+                self.model_switched(&model.describe());
+                agent.shutdown().await
+            }
+            None => std::mem::take(&mut self.pending),
         };
         let label = model.describe();
         let context_window = model.context_window();
-        self.agent = Some(agent::spawn_with_messages(
+        self.agent = Some(agent::spawn_with_log(
             self.config(model.clone()),
             messages,
         ));
         self.model = Some(model);
+            self.log.clone(),
         SessionEvent::Ready {
             label,
             context_window,
@@ -175,13 +211,73 @@ impl Session {
         }
     }
 
-    /// Drops the conversation: a fresh agent on the same model.
+    /// Drops the conversation: a fresh agent on the same model, recording
+    /// to a new session log.
     pub async fn new_conversation(&mut self) {
         if let Some(agent) = self.agent.take() {
             let _ = agent.shutdown().await;
         }
         if let Some(model) = self.model.clone() {
-            self.agent = Some(agent::spawn(self.config(model)));
+            let messages = std::mem::take(&mut self.pending);
+            self.agent = Some(agent::spawn_with_log(
+                self.config(model),
+                messages,
+                self.log.clone(),
+            ));
+        }
+        Ok(continued)
+    }
+
+    /// The workspace's sessions, newest first.
+    pub async fn list_sessions(&self) -> Result<Vec<Summary>, String> {
+        let sessions = self.options.sessions.clone().ok_or(
+            "sessions are not recorded (no data directory); set XDG_DATA_HOME and restart glint",
+        )?;
+        tokio::task::spawn_blocking(move || sessions.list())
+            .await
+            .map_err(|error| format!("listing the sessions stopped: {error}"))?
+            .map_err(|error| error.to_string())
+    }
+
+    /// Notes a model switch in the log; later resumes record the new model.
+    fn model_switched(&mut self, label: &str) {
+        if let Some(sessions) = self.options.sessions.as_mut() {
+            sessions.set_model(label);
+        }
+        if let Some(log) = &self.log
+            && let Err(error) = log.record(&crate::session::Record::Model {
+                model: label.to_string(),
+            })
+        {
+            tracing::warn!("{error}");
+        self.pending.clear();
+        self.log = self.options.sessions.as_ref().map(Sessions::new_log);
+        if let Some(model) = self.model.clone() {
+            self.agent = Some(agent::spawn_with_log(
+                self.config(model),
+                Vec::new(),
+                self.log.clone(),
+            ));
+        }
+    }
+
+    /// Takes up session `id` (`None`: the latest other than this one): the
+    /// agent continues its conversation and records to its log.
+    pub async fn resume(&mut self, id: Option<String>) -> Result<Continued, String> {
+        let sessions = self.options.sessions.clone().ok_or(
+            "sessions are not recorded (no data directory); set XDG_DATA_HOME and restart glint",
+        )?;
+        let current = self.log.as_ref().map(|log| log.id().to_string());
+        let continued =
+            tokio::task::spawn_blocking(move || sessions.resume(id.as_deref(), current.as_deref()))
+                .await
+                .map_err(|error| format!("reading the session stopped: {error}"))?
+                .map_err(|error| error.to_string())?;
+        if let Some(agent) = self.agent.take() {
+            let _ = agent.shutdown().await;
+        }
+        self.log = Some(continued.log.clone());
+        self.pending = continued.messages.clone();
         }
     }
 
@@ -207,6 +303,13 @@ async fn wait_loading(
 
 async fn wait_agent(agent: &mut Option<AgentHandle>) -> Option<Event> {
     match agent {
+async fn wait_history(history: &mut Option<JoinHandle<Vec<String>>>) -> Option<Vec<String>> {
+    match history {
+        Some(handle) => Some(handle.await.unwrap_or_default()),
+        None => std::future::pending().await,
+    }
+}
+
         Some(agent) => agent.next_event().await,
         None => std::future::pending().await,
     }

@@ -31,6 +31,25 @@ impl History {
         }
     }
 
+    /// Puts messages from past sessions (oldest first) before everything
+    /// recorded so far: they arrive from a background read, possibly after
+    /// the user has sent something already.
+    pub fn seed(&mut self, past: Vec<Fragment>) {
+        let mut older: Vec<Fragment> = Vec::with_capacity(past.len());
+        for entry in past {
+            if !entry.text.trim().is_empty() && older.last() != Some(&entry) {
+                older.push(entry);
+            }
+        }
+        let room = MAX_ENTRIES.saturating_sub(self.entries.len());
+        let skip = older.len().saturating_sub(room);
+        let added = older.len() - skip;
+        self.entries.splice(0..0, older.into_iter().skip(skip));
+        if let Some(index) = self.browsing.as_mut() {
+            *index += added;
+        }
+    }
+
     /// Stops browsing and forgets the draft (the composer was cleared).
     pub fn reset(&mut self) {
         self.browsing = None;
@@ -80,5 +99,16 @@ mod tests {
         assert_eq!(history.newer().unwrap().text, "two");
         assert_eq!(history.newer().unwrap().text, "draft");
         assert_eq!(history.newer(), None);
+    }
+
+    #[test]
+    fn past_sessions_come_before_what_was_sent_here() {
+        let mut history = History::default();
+        history.push(Fragment::plain("here"));
+        history.seed(vec![Fragment::plain("old"), Fragment::plain("newer")]);
+        assert_eq!(history.older(Fragment::default()).unwrap().text, "here");
+        assert_eq!(history.older(Fragment::default()).unwrap().text, "newer");
+        assert_eq!(history.older(Fragment::default()).unwrap().text, "old");
+        assert_eq!(history.older(Fragment::default()), None);
     }
 }

@@ -159,6 +159,13 @@ impl Composer {
         self.scroll.set(0);
     }
 
+    /// Seeds the history with messages sent in past sessions (oldest
+    /// first); they come before anything sent here.
+    pub fn seed_history(&mut self, past: Vec<String>) {
+        self.history
+            .seed(past.iter().map(|text| Fragment::plain(text)).collect());
+    }
+
     /// Adds a message to the history as if it had been submitted here.
     pub fn push_history(&mut self, text: &str) {
         self.history.push(Fragment::plain(text));
