@@ -460,3 +460,81 @@ async fn the_core_logs_the_conversation_it_builds() {
     // A cleanly finished session leaves no call unanswered.
     assert_eq!(loaded.missing_results(), Vec::<Message>::new());
 }
+
+/// The app's side: `/resume` and `/sessions` ask the loop, a resumed log's
+/// conversation is shown as it went, and Up walks the past sessions'
+/// messages, newest first.
+#[test]
+fn the_app_shows_a_resumed_conversation_and_past_messages() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use glint::tui::{App, AppConfig, Effect, Entry, theme::Theme};
+
+    let env = Env::new();
+    let (output, _) = env.run("session_first.json", FIRST_TASK, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (output, _) = env.run("session_second.json", SECOND_TASK, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let first = env
+        .logs()
+        .into_iter()
+        .map(|path| glint::session::load(&path).expect("the log loads"))
+        .find(|loaded| loaded.first_task() == Some(FIRST_TASK))
+        .expect("the first session's log");
+
+    let mut app = App::new(AppConfig {
+        workspace_root: env.sandbox.workspace(),
+        model_label: "script".into(),
+        sandbox: glint::tools::SandboxPolicy::WorkspaceWrite,
+        theme: Theme::plain(),
+    });
+    app.on_model_ready("script".into(), None);
+    assert_eq!(
+        app.submit("/resume 2025".into()),
+        [Effect::Resume(Some("2025".into()))]
+    );
+    assert_eq!(app.submit("/resume".into()), [Effect::Resume(None)]);
+    assert_eq!(app.submit("/sessions".into()), [Effect::ListSessions]);
+
+    app.on_resumed(&first.header.id, &first.messages, &[]);
+    let entries = app.entries();
+    assert!(
+        matches!(&entries[0], Entry::User(task) if task == FIRST_TASK),
+        "{entries:?}"
+    );
+    let tools: Vec<(&str, Option<&str>)> = entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Tool(tool) => Some((tool.name.as_str(), tool.target.as_deref())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            ("read_file", Some("notes.txt")),
+            ("write_file", Some("summary.txt"))
+        ]
+    );
+    assert!(entries.iter().any(
+        |entry| matches!(entry, Entry::Assistant(text) if text.contains("I wrote it to summary.txt"))
+    ));
+    assert!(matches!(entries.last(), Some(Entry::Notice(note)) if note.contains(&first.header.id)));
+
+    // Past sessions' messages, as the app's background read finds them.
+    let sessions = Sessions::under(
+        &env.data.path().join("glint/session-logs"),
+        Workspace::new(env.sandbox.workspace()).unwrap().root(),
+        "script",
+        Settings::default(),
+    );
+    let past = sessions.history();
+    assert_eq!(past, [FIRST_TASK, SECOND_TASK]);
+    app.seed_history(past);
+    let key = |app: &mut App, code| app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        [Effect::Submit(FIRST_TASK.into())]
+    );
+}
