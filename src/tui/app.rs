@@ -44,6 +44,9 @@ pub enum Effect {
         id: String,
         decision: Decision,
     },
+    /// Suspend the terminal and edit a proposal in the user's editor (the
+    /// review view's `e`); the result goes to [`App::on_editor_closed`].
+    Edit(super::review::EditRequest),
     Quit,
 }
 
@@ -108,6 +111,8 @@ pub struct App {
     pub(super) approval: Option<ApprovalPrompt>,
     /// The session's approval state (`/approvals`).
     pub(super) approvals: Approvals,
+    /// An edit waiting for review (full-screen, see `review/`).
+    pub(super) review: Option<super::review::ReviewView>,
 }
 
 impl App {
@@ -137,6 +142,7 @@ impl App {
             quit: false,
             approval: None,
             approvals: Approvals::default(),
+            review: None,
         }
     }
 
@@ -159,8 +165,10 @@ impl App {
         self.quit
     }
 
+    /// Whether the pager or the review view is open: both are drawn
+    /// full-screen, by [`super::draw_pager`].
     pub fn pager_open(&self) -> bool {
-        self.pager.is_some()
+        self.pager.is_some() || self.review.is_some()
     }
 
     pub fn is_running(&self) -> bool {
@@ -353,6 +361,7 @@ impl App {
                 ..
             } => {
                 self.approval = None;
+                self.review = None;
                 let target = self
                     .turn
                     .as_mut()
@@ -380,6 +389,7 @@ impl App {
             }
             Event::RunFinished { status, error, .. } => {
                 self.approval = None;
+                self.review = None;
                 self.end_turn();
                 self.running = false;
                 self.hint = None;
@@ -412,9 +422,9 @@ impl App {
                     note: None,
                 });
             }
-            // The review view is being built (issue 13); until then, a
-            // proposal is reviewed as a whole in the approval prompt.
-            Event::ReviewRequested { .. } => {}
+            Event::ReviewRequested { id, tool, proposal } => {
+                self.open_review(id, tool, proposal);
+            }
         }
         Vec::new()
     }

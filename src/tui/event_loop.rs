@@ -162,6 +162,17 @@ async fn run_app(
                 }
                 Effect::Cancel => session.cancel(),
                 Effect::Approve { id, decision } => session.approve(id, decision),
+                Effect::Edit(request) => {
+                    // crossterm's input thread would take the editor's keys:
+                    // stop it while the editor runs; a fresh one reads after.
+                    drop(std::mem::replace(&mut input, EventStream::new()));
+                    let result = super::review::edit_in_terminal(&request, pager.is_some());
+                    match pager.as_mut() {
+                        Some(terminal) => terminal.clear()?,
+                        None => main.clear()?,
+                    }
+                    app.on_editor_closed(&request, result);
+                }
                 Effect::NewSession => session.new_conversation().await,
                 Effect::SwitchModel(spec) => {
                     if let Err(error) = session.load(&spec) {

@@ -23,6 +23,9 @@ impl App {
             }
             return Vec::new();
         }
+        if self.review.is_some() {
+            return self.on_review_key(key);
+        }
         if self.approval.is_some() {
             return self.on_approval_key(key);
         }

@@ -44,11 +44,14 @@ pub fn draw_main<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Resul
     Ok(())
 }
 
-/// One frame of the pager (a full-screen terminal on the alternate screen).
+/// One frame of the pager, or else of the review view (a full-screen
+/// terminal on the alternate screen).
 pub fn draw_pager<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
     let theme = app.theme.clone();
     if let Some(pager) = app.pager.as_mut() {
         terminal.draw(|frame| pager.draw(frame, &theme))?;
+    } else if let Some(review) = app.review.as_mut() {
+        terminal.draw(|frame| review.draw(frame, &theme))?;
     }
     app.frame_drawn();
     Ok(())

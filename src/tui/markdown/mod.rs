@@ -22,6 +22,8 @@ mod wrap;
 use ratatui::text::Line;
 
 pub use stream::MarkdownStream;
+/// For the review view's diffs.
+pub(crate) use highlight::highlight_code;
 
 use crate::tui::theme::Theme;
 
