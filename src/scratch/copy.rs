@@ -63,6 +63,7 @@ pub fn populate(user: &Repository, dest: &Path) -> Result<Repository, ScratchErr
 
     let scratch = Repository::init(dest)?;
     share_objects(user, &scratch)?;
+    copy_excludes(user, &scratch)?;
     // Reopen, so the object database is loaded with the alternates in it.
     let scratch = Repository::open(dest)?;
     copy_head(user, &scratch)?;
@@ -81,6 +82,21 @@ fn share_objects(user: &Repository, scratch: &Repository) -> Result<(), ScratchE
     line.push(b'\n');
     let alternates = info.join("alternates");
     fs::write(&alternates, line).map_err(|e| ScratchError::io(&alternates, e))
+}
+
+/// Copies the user's private ignore patterns (`.git/info/exclude`), so
+/// the files they keep out of git stay out of the patch too.
+fn copy_excludes(user: &Repository, scratch: &Repository) -> Result<(), ScratchError> {
+    let from = user.commondir().join("info/exclude");
+    if !from.is_file() {
+        return Ok(());
+    }
+    let to = scratch.path().join("info/exclude");
+    if let Some(dir) = to.parent() {
+        fs::create_dir_all(dir).map_err(|e| ScratchError::io(dir, e))?;
+    }
+    fs::copy(&from, &to).map_err(|e| ScratchError::io(&from, e))?;
+    Ok(())
 }
 
 /// Gives the scratch repository the user's HEAD: on a branch of the same
