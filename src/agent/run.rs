@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::guards::{self, RepeatGuard};
 use super::turn_check::{self, Malformed};
 use super::{AgentConfig, Event, RunStatus};
+use crate::approval::Gated;
 use crate::conversation::{Message, ToolCall};
 use crate::engine::{FinishReason, ModelEvent, TurnRequest, Usage};
 use crate::glm::ParsedToolCall;
@@ -349,27 +350,30 @@ impl Session {
                 ),
             });
             refusal
-        } else if let Some(outcome) = self
-            .config
-            .approval
-            .gate(call, &self.config.workspace, cancel, |event| {
-                self.emit(event)
-            })
-            .await
-        {
-            outcome
         } else {
-            let context = ToolContext {
-                workspace: self.config.workspace.clone(),
-                cancel: cancel.child_token(),
-                shell: self.config.shell.clone(),
-                spill: self.config.tools.spill_area().clone(),
-            };
             let tools = self.config.tools.clone();
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => cancelled_outcome(),
-                outcome = tools.call(&name, &call.function.arguments, &context) => outcome,
+            let gated = self
+                .config
+                .approval
+                .gate(call, &tools, &self.config.workspace, cancel, |event| {
+                    self.emit(event)
+                })
+                .await;
+            if let Gated::Done(outcome) = gated {
+                outcome
+            } else {
+                let context = ToolContext {
+                    workspace: self.config.workspace.clone(),
+                    cancel: cancel.child_token(),
+                    shell: self.config.shell.clone(),
+                    spill: self.config.tools.spill_area().clone(),
+                    call_id: Some(call.id.clone()),
+                };
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => cancelled_outcome(),
+                    outcome = gated.carry_out(&tools, call, &context) => outcome,
+                }
             }
         };
         if !refused {

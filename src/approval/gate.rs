@@ -1,4 +1,5 @@
-//! The gate every tool call passes: runs it, asks the user, or refuses.
+//! The gate every tool call passes: runs it, asks the user (yes or no, or
+//! hunk by hunk for a write or edit under `suggest`), or refuses.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +13,8 @@ use super::readonly::{is_allowed, is_read_only, suggested_prefix};
 use super::{ApprovalPolicy, Decision, EDIT_TOOLS, SHELL_TOOL, summary};
 use crate::agent::Event;
 use crate::conversation::ToolCall;
-use crate::tools::ToolOutcome;
+use crate::review::{FileVerdict, Proposed, REVIEWED_TOOLS, Reviewed, propose};
+use crate::tools::{ToolContext, ToolOutcome, ToolRegistry};
 use crate::workspace::Workspace;
 
 /// The session's approval state, shared by the agent core (which asks) and
@@ -121,55 +123,97 @@ impl Approvals {
         if run { Need::Run } else { Need::Ask }
     }
 
-    /// Decides whether `call` may run: `None` to run it, or the outcome
-    /// that stands in for it (refused, denied, cancelled while waiting).
-    /// Emits [`Event::ApprovalRequested`] through `emit` and waits for
-    /// [`Approvals::answer`] when the user must decide.
+    /// A call of an MCP tool: it may change anything, so it is asked about
+    /// like a shell command that is not read-only, unless its server marks
+    /// the tool `readOnlyHint: true`, when it counts as a read-only
+    /// command.
+    fn need_mcp(&self, read_only: bool) -> Need {
+        match self.policy() {
+            ApprovalPolicy::FullAuto => Need::Run,
+            ApprovalPolicy::AutoEdit if read_only => Need::Run,
+            ApprovalPolicy::Suggest if read_only && !self.inner.can_ask => Need::Run,
+            _ => Need::Ask,
+        }
+    }
+
+    /// Decides what becomes of `call`: run it, stand in for it with an
+    /// outcome (refused, denied, cancelled while waiting), or carry out the
+    /// user's review of it. Emits [`Event::ApprovalRequested`] (or, for a
+    /// write or edit whose change can be shown, [`Event::ReviewRequested`])
+    /// through `emit` and waits for [`Approvals::answer`] when the user
+    /// must decide.
     pub async fn gate(
         &self,
         call: &ToolCall,
+        tools: &ToolRegistry,
         workspace: &Workspace,
         cancel: &CancellationToken,
         emit: impl Fn(Event),
-    ) -> Option<ToolOutcome> {
+    ) -> Gated {
         let tool = call.function.name.as_str();
         let arguments = &call.function.arguments;
-        if let Need::Run = self.need(tool, arguments) {
-            return None;
+        let need = if crate::mcp::is_mcp_tool(tool) {
+            self.need_mcp(tools.is_read_only(tool))
+        } else {
+            self.need(tool, arguments)
+        };
+        if let Need::Run = need {
+            return Gated::Run;
         }
         let policy = self.policy();
         if !self.inner.can_ask {
-            return Some(refused(tool, policy));
+            return Gated::Done(refused(tool, policy));
         }
-        let command = arguments.get("command").and_then(Value::as_str);
+        if REVIEWED_TOOLS.contains(&tool) {
+            match propose(tools, call, workspace).await {
+                Proposed::Ready(pending) => {
+                    let event = Event::ReviewRequested {
+                        id: call.id.clone(),
+                        tool: tool.to_string(),
+                        proposal: pending.proposal.clone(),
+                    };
+                    return match self.ask(&call.id, event, cancel, &emit).await {
+                        Some(decision) => Gated::Review(Reviewed::new(pending, decision)),
+                        None => Gated::Done(cancelled_while_waiting()),
+                    };
+                }
+                // The call changes nothing or fails by itself: its own
+                // result tells the model.
+                Proposed::Run => return Gated::Run,
+                // Not shown as text: asked yes or no below.
+                Proposed::NotText => {}
+            }
+        }
+        // Only a shell command has a prefix to allow (an MCP tool may take
+        // an argument called `command` too).
+        let command = arguments
+            .get("command")
+            .and_then(Value::as_str)
+            .filter(|_| tool == SHELL_TOOL);
         let prefix = command.and_then(suggested_prefix);
         let cwd = match arguments.get("cwd").and_then(Value::as_str) {
             Some(dir) => workspace.root().join(dir),
             None => workspace.root().to_path_buf(),
         };
-        let (sender, receiver) = oneshot::channel();
-        lock(&self.inner.pending).insert(call.id.clone(), sender);
-        emit(Event::ApprovalRequested {
+        let event = Event::ApprovalRequested {
             id: call.id.clone(),
             tool: tool.to_string(),
             summary: summary::of_call(tool, arguments, workspace),
             cwd: cwd.display().to_string(),
             prefix: prefix.as_ref().map(|words| words.join(" ")),
-        });
-        let decision = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => None,
-            answer = receiver => Some(answer.unwrap_or(Decision::Deny { note: String::new() })),
         };
-        lock(&self.inner.pending).remove(&call.id);
-        match decision {
-            None => Some(ToolOutcome {
-                ok: false,
-                content: "Cancelled by the user while it waited for approval; it did not run."
-                    .into(),
-                summary: "cancelled".into(),
-            }),
-            Some(Decision::Once) | Some(Decision::Review(_)) => None,
+        match self.ask(&call.id, event, cancel, &emit).await {
+            None => Gated::Done(cancelled_while_waiting()),
+            Some(Decision::Once) => Gated::Run,
+            // A review answer to a yes/no question: yes only if it accepts
+            // everything.
+            Some(Decision::Review(answer)) => {
+                if answer.files.iter().all(|v| *v == FileVerdict::Accept) {
+                    Gated::Run
+                } else {
+                    Gated::Done(denied(tool, answer.note.trim()))
+                }
+            }
             Some(Decision::AlwaysPrefix) => {
                 if let Some(words) = prefix {
                     let mut allowed = lock(&self.inner.allowed);
@@ -177,10 +221,73 @@ impl Approvals {
                         allowed.push(words);
                     }
                 }
-                None
+                Gated::Run
             }
-            Some(Decision::Deny { note }) => Some(denied(tool, note.trim())),
+            Some(Decision::Deny { note }) => Gated::Done(denied(tool, note.trim())),
         }
+    }
+
+    /// Emits `event` and waits for the answer to call `id`; `None` when the
+    /// run was cancelled meanwhile. An answer channel that closed counts as
+    /// a denial.
+    async fn ask(
+        &self,
+        id: &str,
+        event: Event,
+        cancel: &CancellationToken,
+        emit: &impl Fn(Event),
+    ) -> Option<Decision> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.inner.pending).insert(id.to_string(), sender);
+        emit(event);
+        let decision = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            answer = receiver => Some(answer.unwrap_or(Decision::Deny { note: String::new() })),
+        };
+        lock(&self.inner.pending).remove(id);
+        decision
+    }
+}
+
+/// What the gate made of a call.
+#[derive(Debug)]
+pub enum Gated {
+    /// Run the call as the model gave it.
+    Run,
+    /// This outcome stands in for the call, which does not run.
+    Done(ToolOutcome),
+    /// The user reviewed the call's change: carry out what they decided.
+    Review(Reviewed),
+}
+
+impl Gated {
+    /// Runs the call as decided: the tool itself, the stand-in outcome, or
+    /// the reviewed change (see [`Reviewed::apply`]).
+    pub async fn carry_out(
+        self,
+        tools: &ToolRegistry,
+        call: &ToolCall,
+        ctx: &ToolContext,
+    ) -> ToolOutcome {
+        match self {
+            Gated::Run => {
+                tools
+                    .call(&call.function.name, &call.function.arguments, ctx)
+                    .await
+            }
+            Gated::Done(outcome) => outcome,
+            Gated::Review(reviewed) => reviewed.apply(tools, call, ctx).await,
+        }
+    }
+}
+
+/// The result for a call cancelled while it waited for the user.
+fn cancelled_while_waiting() -> ToolOutcome {
+    ToolOutcome {
+        ok: false,
+        content: "Cancelled by the user while it waited for approval; it did not run.".into(),
+        summary: "cancelled".into(),
     }
 }
 
@@ -213,6 +320,11 @@ fn refused(tool: &str, policy: ApprovalPolicy) -> ToolOutcome {
                 "`--approval full-auto`",
             ),
         }
+    } else if crate::mcp::is_mcp_tool(tool) {
+        (
+            "calls of MCP tools that their server does not mark read-only",
+            "`--approval full-auto`",
+        )
     } else {
         (
             "edits (write_file, edit_file, git_commit)",

@@ -16,7 +16,7 @@ use std::fmt;
 use crate::review::ReviewAnswer;
 
 pub use command::{Simple, Unsupported, Word, parse};
-pub use gate::Approvals;
+pub use gate::{Approvals, Gated};
 pub use readonly::{is_allowed, is_read_only, suggested_prefix};
 
 /// What needs the user's approval.

@@ -104,8 +104,15 @@ pub fn list(args: &CheckpointsArgs) -> anyhow::Result<u8> {
     };
     println!("session {} in {where_}", store.session());
     for checkpoint in store.list()?.iter().rev() {
+        // The model's call id ties the change to the call in a transcript.
+        let call = checkpoint
+            .meta
+            .call_id
+            .as_deref()
+            .map(|id| format!(" [{id}]"))
+            .unwrap_or_default();
         println!(
-            "#{:<3} {}  {:<10} {}",
+            "#{:<3} {}  {:<10} {}{call}",
             checkpoint.id,
             checkpoint.meta.time,
             checkpoint.meta.tool,

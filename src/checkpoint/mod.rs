@@ -212,6 +212,7 @@ impl Checkpoints {
         &self,
         before: Before,
         tool: &str,
+        call_id: Option<&str>,
         summary: &str,
     ) -> Result<Option<Checkpoint>, CheckpointError> {
         let mut inner = self.lock()?;
@@ -223,6 +224,7 @@ impl Checkpoints {
         }
         let meta = Meta {
             tool: tool.to_string(),
+            call_id: call_id.map(str::to_string),
             summary: summary.to_string(),
             time: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             files: restore::describe(&changes),
@@ -331,13 +333,17 @@ where
     let mut pending = Pending {
         store: store.clone(),
         tool: tool.to_string(),
+        call_id: ctx.call_id.clone(),
         before: Some(before),
     };
     let outcome = call.await;
     if let Some(before) = pending.before.take() {
         let (store, tool, summary) = (store.clone(), tool.to_string(), outcome.summary.clone());
-        let recorded =
-            tokio::task::spawn_blocking(move || store.after(before, &tool, &summary)).await;
+        let call_id = ctx.call_id.clone();
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.after(before, &tool, call_id.as_deref(), &summary)
+        })
+        .await;
         log_failure(
             recorded
                 .map_err(|e| e.to_string())
@@ -357,6 +363,7 @@ fn log_failure<T>(result: Result<T, String>) {
 struct Pending {
     store: Arc<Checkpoints>,
     tool: String,
+    call_id: Option<String>,
     before: Option<Before>,
 }
 
@@ -370,10 +377,11 @@ impl Drop for Pending {
         };
         let store = self.store.clone();
         let tool = std::mem::take(&mut self.tool);
+        let call_id = self.call_id.take();
         runtime.spawn_blocking(move || {
             log_failure(
                 store
-                    .after(before, &tool, "interrupted")
+                    .after(before, &tool, call_id.as_deref(), "interrupted")
                     .map_err(|e| e.to_string()),
             );
         });

@@ -59,6 +59,10 @@ pub struct FileChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     pub tool: String,
+    /// The model's id of the tool call, when known (absent in checkpoints
+    /// recorded before glint stored it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
     /// The tool call's one-line summary.
     pub summary: String,
     /// RFC 3339, local time.

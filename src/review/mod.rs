@@ -4,13 +4,22 @@
 //! happened.
 //!
 //! This module is the agent-side half and knows no terminal: the hunk
-//! arithmetic ([`hunks`]), what a proposal is and what an answer says. The
-//! TUI's review view (`crate::tui::review`) shows a proposal and builds the
+//! arithmetic ([`hunks`]), what a proposal is and what an answer says,
+//! making the proposal of a call without writing ([`propose`]), and
+//! carrying the answer out ([`outcome`]). The approval gate
+//! ([`crate::approval::Approvals::gate`]) asks for the review; the TUI's
+//! review view (`crate::tui::review`) shows a proposal and builds the
 //! answer.
 
 pub mod hunks;
+pub mod outcome;
+pub mod propose;
+mod report;
+mod words;
 
 pub use hunks::{Hunk, apply, hunks};
+pub use outcome::Reviewed;
+pub use propose::{Pending, Proposed, REVIEWED_TOOLS, propose};
 
 /// A proposed change to one file, held for review.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -13,7 +13,7 @@
 //! its permissions, and is replaced atomically (see `write_file`).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -25,7 +25,7 @@ use crate::workspace::{Workspace, open_regular};
 
 mod matching;
 
-use matching::plan;
+use matching::{Plan, plan};
 
 /// Files larger than this are refused: an edit holds the file in memory
 /// twice and diffs it.
@@ -47,17 +47,7 @@ impl Tool for EditFile {
     type Args = Args;
 
     async fn run(&self, args: Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-        let invalid = |problem: &str| ToolError::invalid(Self::NAME, problem);
-        if args.old_string.is_empty() {
-            return Err(invalid(
-                "`old_string` is empty; quote the existing text to replace (with a few surrounding lines), or use write_file to create a new file or replace a whole file",
-            ));
-        }
-        if args.old_string == args.new_string {
-            return Err(invalid(
-                "`old_string` and `new_string` are identical, so the edit would change nothing; give the new text in `new_string`",
-            ));
-        }
+        check_args(&args)?;
         let target = ctx.workspace.resolve_for_write(&args.path)?;
         let workspace = ctx.workspace.clone();
         let path = target.clone();
@@ -65,7 +55,7 @@ impl Tool for EditFile {
         // must be told truthfully whether it happened.
         let (output, before) = run_blocking(move || {
             let before = after_edit::errors_before(&target);
-            let output = edit(&workspace, &target, &args)?;
+            let output = edit(&workspace, target, &args)?;
             Ok((output, before))
         })
         .await?;
@@ -73,8 +63,70 @@ impl Tool for EditFile {
     }
 }
 
-fn edit(workspace: &Workspace, target: &Path, args: &Args) -> Result<ToolOutput, ToolError> {
-    let shown = workspace.display(target);
+/// The arguments' own problems, found before the file is read.
+fn check_args(args: &Args) -> Result<(), ToolError> {
+    let invalid = |problem: &str| ToolError::invalid(EditFile::NAME, problem);
+    if args.old_string.is_empty() {
+        return Err(invalid(
+            "`old_string` is empty; quote the existing text to replace (with a few surrounding lines), or use write_file to create a new file or replace a whole file",
+        ));
+    }
+    if args.old_string == args.new_string {
+        return Err(invalid(
+            "`old_string` and `new_string` are identical, so the edit would change nothing; give the new text in `new_string`",
+        ));
+    }
+    Ok(())
+}
+
+/// What an edit would make of a file, computed without writing it.
+pub(crate) struct Proposed {
+    /// The file, resolved inside the workspace.
+    pub target: PathBuf,
+    /// Its text now.
+    pub before: String,
+    /// Its text after the edit.
+    pub after: String,
+    plan: Plan,
+}
+
+/// The edit `args` asks for, without writing anything: what the tool
+/// would write, or the error it would report. The review before apply
+/// (`crate::review`) shows the same text the tool writes. Blocking.
+pub(crate) fn propose(workspace: &Workspace, args: &Args) -> Result<Proposed, ToolError> {
+    check_args(args)?;
+    let target = workspace.resolve_for_write(&args.path)?;
+    propose_at(workspace, target, args)
+}
+
+/// [`propose`] for the file `target`, resolved from `args.path`.
+fn propose_at(workspace: &Workspace, target: PathBuf, args: &Args) -> Result<Proposed, ToolError> {
+    let shown = workspace.display(&target);
+    let before = read_text(&target, &shown)?;
+    let plan = plan(
+        &before,
+        &args.old_string,
+        &args.new_string,
+        args.replace_all.unwrap_or(false),
+        &shown,
+    )?;
+    let after = replaced(&before, &plan);
+    if after == before {
+        return Err(ToolError::Failed(format!(
+            "the edit would leave `{shown}` unchanged; check that `new_string` differs from the text it replaces"
+        )));
+    }
+    Ok(Proposed {
+        target,
+        before,
+        after,
+        plan,
+    })
+}
+
+/// The file's text, refused when it is not a regular UTF-8 text file of at
+/// most [`MAX_EDIT_BYTES`].
+fn read_text(target: &Path, shown: &str) -> Result<String, ToolError> {
     let failed = |what: String| ToolError::Failed(format!("cannot edit `{shown}`: {what}"));
     let meta = match std::fs::metadata(target) {
         Ok(meta) => meta,
@@ -116,18 +168,12 @@ fn edit(workspace: &Workspace, target: &Path, args: &Args) -> Result<ToolOutput,
             "it is a binary file; edit_file edits only text files".into(),
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|_| {
-        failed("it is not UTF-8 text; edit_file edits only UTF-8 text files".into())
-    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| failed("it is not UTF-8 text; edit_file edits only UTF-8 text files".into()))
+}
 
-    let replace_all = args.replace_all.unwrap_or(false);
-    let plan = plan(
-        &text,
-        &args.old_string,
-        &args.new_string,
-        replace_all,
-        &shown,
-    )?;
+/// `text` with the plan's replacements made, keeping its final newline.
+fn replaced(text: &str, plan: &Plan) -> String {
     let mut result = String::with_capacity(text.len());
     let mut at = 0;
     for r in &plan.replacements {
@@ -136,14 +182,19 @@ fn edit(workspace: &Workspace, target: &Path, args: &Args) -> Result<ToolOutput,
         at = r.range.end;
     }
     result.push_str(&text[at..]);
-    keep_final_newline(&text, &mut result);
-    if result == text {
-        return Err(ToolError::Failed(format!(
-            "the edit would leave `{shown}` unchanged; check that `new_string` differs from the text it replaces"
-        )));
-    }
+    keep_final_newline(text, &mut result);
+    result
+}
 
-    super::write_file::write(workspace, target, result.as_bytes())?;
+fn edit(workspace: &Workspace, target: PathBuf, args: &Args) -> Result<ToolOutput, ToolError> {
+    let Proposed {
+        target,
+        before: text,
+        after: result,
+        plan,
+    } = propose_at(workspace, target, args)?;
+    let shown = workspace.display(&target);
+    super::write_file::write(workspace, &target, result.as_bytes())?;
 
     let before = text.replace("\r\n", "\n");
     let after = result.replace("\r\n", "\n");

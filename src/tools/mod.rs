@@ -112,6 +112,9 @@ pub struct ToolContext {
     /// Where outputs too long for the result are kept whole, for the
     /// session (the registry's, see [`ToolRegistry::spill_area`]).
     pub spill: SpillArea,
+    /// The model's id of the call being run, when it comes from the model
+    /// (checkpoints record it, so an undo can name the call).
+    pub call_id: Option<String>,
 }
 
 impl ToolContext {
@@ -123,6 +126,7 @@ impl ToolContext {
             cancel: CancellationToken::new(),
             shell: ShellPolicy::default(),
             spill: SpillArea::new_session(),
+            call_id: None,
         }
     }
 }

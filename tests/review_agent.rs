@@ -1,0 +1,563 @@
+//! Review before apply through the agent core (scripted model, `suggest`
+//! policy, a test front end answering the events): a write or edit is
+//! shown as a proposal and applied as the user decided (all, some hunks,
+//! the user's edited text, nothing), the model's next prompt says exactly
+//! what happened, a file changed during the review is never overwritten,
+//! and the partial write is a checkpoint that names the model's call.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use glint::agent::{self, AgentConfig, Event, Op, RunStatus};
+use glint::approval::{ApprovalPolicy, Approvals, Decision};
+use glint::checkpoint::Checkpoints;
+use glint::engine::GlmModel;
+use glint::engine::scripted::ScriptedModel;
+use glint::review::{ChangeProposal, FileVerdict, ReviewAnswer};
+use glint::tools::{ShellPolicy, ToolRegistry};
+use glint::workspace::Workspace;
+
+use common::tool_results;
+
+const ANSWER: &str = "Done.</think>Done.<|endoftext|>";
+
+/// A raw completion calling `tool` with string arguments.
+fn call(tool: &str, args: &[(&str, &str)]) -> String {
+    let mut raw = format!("I will call {tool}.</think><tool_call>{tool}");
+    for (key, value) in args {
+        raw.push_str(&format!(
+            "<arg_key>{key}</arg_key><arg_value>{value}</arg_value>"
+        ));
+    }
+    raw.push_str("</tool_call><|observation|>");
+    raw
+}
+
+/// `line 1` to `line 20`, one per line.
+fn twenty_lines() -> String {
+    (1..=20).map(|i| format!("line {i}\n")).collect()
+}
+
+/// A workspace (canonical path) in a temporary directory, with a sibling
+/// directory for the checkpoint shadow repository.
+struct Setup {
+    _dir: tempfile::TempDir,
+    ws: PathBuf,
+    shadow: PathBuf,
+}
+
+impl Setup {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = fs::canonicalize(dir.path()).expect("canonical temp dir");
+        let ws = base.join("ws");
+        let shadow = base.join("shadow");
+        fs::create_dir(&ws).expect("mkdir ws");
+        for (name, content) in files {
+            fs::write(ws.join(name), content).expect("write a workspace file");
+        }
+        Setup {
+            _dir: dir,
+            ws,
+            shadow,
+        }
+    }
+
+    fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.ws.join(name)).expect("read a workspace file")
+    }
+}
+
+struct Run {
+    events: Vec<Event>,
+    prompts: Vec<String>,
+}
+
+impl Run {
+    fn proposals(&self) -> Vec<ChangeProposal> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ReviewRequested { proposal, .. } => Some(proposal.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn yes_no_requests(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::ApprovalRequested { .. }))
+            .count()
+    }
+
+    /// The only tool result, as (ok, output).
+    fn result(&self) -> (bool, String) {
+        let results = tool_results(&self.events);
+        assert_eq!(results.len(), 1, "{results:?}");
+        (results[0].1, results[0].2.clone())
+    }
+
+    /// The prompt after the reviewed call: what the model saw of it.
+    fn next_prompt(&self) -> &str {
+        assert_eq!(self.prompts.len(), 2, "one prompt per turn");
+        &self.prompts[1]
+    }
+
+    fn status(&self) -> RunStatus {
+        match self.events.last() {
+            Some(Event::RunFinished { status, .. }) => *status,
+            other => panic!("the run did not finish: {other:?}"),
+        }
+    }
+}
+
+/// Runs the script under `suggest` with a front end that answers every
+/// request (review or yes/no) with `answer`, or cancels the run where it
+/// gives `None`.
+async fn drive(
+    completions: Vec<String>,
+    setup: &Setup,
+    tools: ToolRegistry,
+    mut answer: impl FnMut(&Event) -> Option<Decision>,
+) -> Run {
+    let model = Arc::new(GlmModel::new(ScriptedModel::new("review", completions, 7)));
+    let mut handle = agent::spawn(AgentConfig {
+        model: model.clone(),
+        tools: Arc::new(tools),
+        workspace: Workspace::new(&setup.ws).expect("workspace"),
+        system_prompt: "You are glint.".into(),
+        max_turns: 10,
+        thinking: true,
+        shell: ShellPolicy::default(),
+        guards: Default::default(),
+        approval: Approvals::new(ApprovalPolicy::Suggest, true),
+    });
+    handle.submit("Do the task.");
+    let mut events = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(60), handle.next_event())
+            .await
+            .expect("the run finishes")
+            .expect("the core is alive");
+        if let Event::ReviewRequested { id, .. } | Event::ApprovalRequested { id, .. } = &event {
+            match answer(&event) {
+                Some(decision) => {
+                    handle.send(Op::Approve {
+                        id: id.clone(),
+                        decision,
+                    });
+                }
+                None => {
+                    handle.cancel();
+                }
+            }
+        }
+        let done = matches!(event, Event::RunFinished { .. });
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    handle.shutdown().await;
+    Run {
+        events,
+        prompts: model.backend().prompts(),
+    }
+}
+
+fn review(verdict: FileVerdict, note: &str) -> Option<Decision> {
+    Some(Decision::Review(ReviewAnswer {
+        files: vec![verdict],
+        note: note.into(),
+    }))
+}
+
+/// Only review requests are expected; answers them with `decision`.
+fn reviews(decision: Option<Decision>) -> impl FnMut(&Event) -> Option<Decision> {
+    move |event| match event {
+        Event::ReviewRequested { .. } => decision.clone(),
+        other => panic!("expected a review request, got {other:?}"),
+    }
+}
+
+/// write_file of `twenty_lines()` with lines 2 and 18 changed: two hunks.
+fn two_hunk_write() -> (String, String) {
+    let proposed = twenty_lines()
+        .replace("line 2\n", "line two\n")
+        .replace("line 18\n", "line eighteen\n");
+    (
+        call(
+            "write_file",
+            &[("path", "list.txt"), ("content", &proposed)],
+        ),
+        proposed,
+    )
+}
+
+#[tokio::test]
+async fn accepting_one_hunk_and_rejecting_the_other_applies_only_the_first_and_says_so() {
+    let setup = Setup::new(&[("list.txt", &twenty_lines())]);
+    let (write, proposed) = two_hunk_write();
+    let run = drive(
+        vec![write, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(review(
+            FileVerdict::Hunks(vec![true, false]),
+            "keep line 18 as it is",
+        )),
+    )
+    .await;
+
+    // The review showed the whole proposal, with nothing written yet.
+    let proposals = run.proposals();
+    assert_eq!(proposals.len(), 1);
+    let file = &proposals[0].files[0];
+    assert_eq!(file.path, "list.txt");
+    assert_eq!(file.before.as_deref(), Some(twenty_lines().as_str()));
+    assert_eq!(file.after, proposed);
+    assert_eq!(file.hunks().len(), 2);
+
+    // Only the accepted hunk reached the file.
+    assert_eq!(
+        setup.read("list.txt"),
+        twenty_lines().replace("line 2\n", "line two\n")
+    );
+
+    let (ok, output) = run.result();
+    assert!(ok, "{output}");
+    let prompt = run.next_prompt();
+    for expected in [
+        "applied only part of it to `list.txt`: hunk 1 of 2 applied, hunk 2 of 2 rejected",
+        "hunk 1 @@ -1,5 +1,5 @@",
+        "hunk 2 @@ -15,6 +15,6 @@",
+        "-line 18\n+line eighteen",
+        "2\tline two",
+        "18\tline 18",
+        "The user's note: keep line 18 as it is",
+    ] {
+        assert!(
+            output.contains(expected),
+            "result lacks {expected:?}:\n{output}"
+        );
+        assert!(
+            prompt.contains(expected),
+            "prompt lacks {expected:?}:\n{prompt}"
+        );
+    }
+    // The accepted hunk is not described as rejected.
+    assert!(!output.contains("-line 2\n"), "{output}");
+    // The whole result, as the model reads it.
+    insta::assert_snapshot!("partial_result", output);
+    assert_eq!(run.status(), RunStatus::Completed);
+}
+
+#[tokio::test]
+async fn an_edited_proposal_is_written_as_the_user_wrote_it_and_the_model_sees_the_difference() {
+    let setup = Setup::new(&[("notes.txt", "Project notes\nThe launch code is 4242.\n")]);
+    let edit = call(
+        "edit_file",
+        &[
+            ("path", "notes.txt"),
+            ("old_string", "4242"),
+            ("new_string", "1234"),
+        ],
+    );
+    let users = "Project notes\nThe launch code is 9999.\nRotate it monthly.\n";
+    let run = drive(
+        vec![edit, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(review(FileVerdict::Edited(users.into()), "")),
+    )
+    .await;
+    // edit_file's own replacement made the proposal.
+    assert_eq!(
+        run.proposals()[0].files[0].after,
+        "Project notes\nThe launch code is 1234.\n"
+    );
+    assert_eq!(setup.read("notes.txt"), users);
+    let (ok, output) = run.result();
+    assert!(ok, "{output}");
+    let prompt = run.next_prompt();
+    for expected in [
+        "edited your proposal before applying it",
+        "-The launch code is 1234.\n+The launch code is 9999.\n+Rotate it monthly.",
+    ] {
+        assert!(
+            output.contains(expected),
+            "result lacks {expected:?}:\n{output}"
+        );
+        assert!(
+            prompt.contains(expected),
+            "prompt lacks {expected:?}:\n{prompt}"
+        );
+    }
+    insta::assert_snapshot!("edited_result", output);
+}
+
+#[tokio::test]
+async fn rejecting_everything_writes_nothing_and_passes_the_note() {
+    let setup = Setup::new(&[("list.txt", &twenty_lines())]);
+    let (write, _) = two_hunk_write();
+    let run = drive(
+        vec![write, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(Some(Decision::Deny {
+            note: "no changes to the list today".into(),
+        })),
+    )
+    .await;
+    assert_eq!(setup.read("list.txt"), twenty_lines());
+    let (ok, output) = run.result();
+    assert!(!ok);
+    assert!(output.contains("rejected all of it"), "{output}");
+    assert!(
+        run.next_prompt()
+            .contains("The user's note: no changes to the list today"),
+        "{}",
+        run.next_prompt()
+    );
+
+    // Rejecting every hunk is the same, and without a note the model is
+    // told not to retry as is.
+    let (write, _) = two_hunk_write();
+    let run = drive(
+        vec![write, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(review(FileVerdict::Hunks(vec![false, false]), "")),
+    )
+    .await;
+    assert_eq!(setup.read("list.txt"), twenty_lines());
+    let (ok, output) = run.result();
+    assert!(!ok);
+    assert!(output.contains("rejected all of it"), "{output}");
+    assert!(output.contains("Do not retry it as is"), "{output}");
+}
+
+#[tokio::test]
+async fn accepting_everything_runs_the_call_as_the_model_gave_it() {
+    let setup = Setup::new(&[("notes.txt", "Project notes\nThe launch code is 4242.\n")]);
+    let edit = call(
+        "edit_file",
+        &[
+            ("path", "notes.txt"),
+            ("old_string", "4242"),
+            ("new_string", "1234"),
+        ],
+    );
+    let run = drive(
+        vec![edit.clone(), ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(Some(Decision::Once)),
+    )
+    .await;
+    assert_eq!(
+        setup.read("notes.txt"),
+        "Project notes\nThe launch code is 1234.\n"
+    );
+    let (ok, output) = run.result();
+    assert!(ok && output.starts_with("Edited notes.txt"), "{output}");
+
+    // Every hunk accepted, with a note: the tool's result plus the note.
+    fs::write(
+        setup.ws.join("notes.txt"),
+        "Project notes\nThe launch code is 4242.\n",
+    )
+    .expect("reset notes");
+    let run = drive(
+        vec![edit, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(review(FileVerdict::Hunks(vec![true]), "thanks")),
+    )
+    .await;
+    let (ok, output) = run.result();
+    assert!(ok && output.starts_with("Edited notes.txt"), "{output}");
+    assert!(output.ends_with("The user's note: thanks"), "{output}");
+}
+
+#[tokio::test]
+async fn a_file_changed_during_the_review_is_not_overwritten() {
+    let setup = Setup::new(&[("list.txt", &twenty_lines())]);
+    let users = "the user's own text\n";
+    for decision in [
+        Decision::Once,
+        Decision::Review(ReviewAnswer {
+            files: vec![FileVerdict::Hunks(vec![false, true])],
+            note: String::new(),
+        }),
+        Decision::Review(ReviewAnswer {
+            files: vec![FileVerdict::Edited("edited\n".into())],
+            note: String::new(),
+        }),
+    ] {
+        fs::write(setup.ws.join("list.txt"), twenty_lines()).expect("reset");
+        let (write, _) = two_hunk_write();
+        let list = setup.ws.join("list.txt");
+        let run = drive(
+            vec![write, ANSWER.into()],
+            &setup,
+            ToolRegistry::builtin(),
+            {
+                let decision = decision.clone();
+                move |_| {
+                    // The user saves the file while the review is open.
+                    fs::write(&list, users).expect("the user's write");
+                    Some(decision.clone())
+                }
+            },
+        )
+        .await;
+        assert_eq!(setup.read("list.txt"), users, "after {decision:?}");
+        let (ok, output) = run.result();
+        assert!(!ok);
+        assert!(
+            output.contains("`list.txt` changed on disk while the user was reviewing"),
+            "{output}"
+        );
+    }
+
+    // A new file the user created meanwhile is not overwritten either.
+    let create = call("write_file", &[("path", "new.txt"), ("content", "model\n")]);
+    let path = setup.ws.join("new.txt");
+    let run = drive(
+        vec![create, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        move |_| {
+            fs::write(&path, "user\n").expect("the user's new file");
+            Some(Decision::Once)
+        },
+    )
+    .await;
+    assert_eq!(setup.read("new.txt"), "user\n");
+    assert!(!run.result().0);
+}
+
+#[tokio::test]
+async fn calls_without_a_proposal_are_not_reviewed() {
+    let setup = Setup::new(&[("notes.txt", "Project notes\n")]);
+    fs::write(setup.ws.join("blob.bin"), b"\x00\x01binary").expect("binary file");
+    let script = vec![
+        // Fails by itself: the model gets edit_file's own error.
+        call(
+            "edit_file",
+            &[
+                ("path", "notes.txt"),
+                ("old_string", "no such text"),
+                ("new_string", "x"),
+            ],
+        ),
+        // Writes the same content: nothing to review.
+        call(
+            "write_file",
+            &[("path", "notes.txt"), ("content", "Project notes\n")],
+        ),
+        // A binary file cannot be shown as text: asked yes or no.
+        call(
+            "write_file",
+            &[("path", "blob.bin"), ("content", "text now\n")],
+        ),
+        ANSWER.into(),
+    ];
+    let run = drive(
+        script,
+        &setup,
+        ToolRegistry::builtin(),
+        |event| match event {
+            Event::ApprovalRequested { tool, .. } if tool == "write_file" => Some(Decision::Deny {
+                note: String::new(),
+            }),
+            other => panic!("only the binary write asks, not {other:?}"),
+        },
+    )
+    .await;
+    assert!(run.proposals().is_empty());
+    assert_eq!(run.yes_no_requests(), 1);
+    let results = tool_results(&run.events);
+    assert!(!results[0].1);
+    assert!(results[0].2.contains("old_string"), "{}", results[0].2);
+    assert!(results[1].1, "{}", results[1].2);
+    assert!(!results[2].1);
+    assert_eq!(
+        fs::read(setup.ws.join("blob.bin")).expect("blob"),
+        b"\x00\x01binary"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_during_the_review_writes_nothing() {
+    let setup = Setup::new(&[("list.txt", &twenty_lines())]);
+    let (write, _) = two_hunk_write();
+    let run = drive(
+        vec![write, ANSWER.into()],
+        &setup,
+        ToolRegistry::builtin(),
+        reviews(None),
+    )
+    .await;
+    assert_eq!(run.status(), RunStatus::Interrupted);
+    assert_eq!(setup.read("list.txt"), twenty_lines());
+    let (ok, output) = run.result();
+    assert!(!ok && output.contains("Cancelled"), "{output}");
+}
+
+#[tokio::test]
+async fn a_partial_apply_is_a_checkpoint_naming_the_call_and_undo_restores_the_file() {
+    let setup = Setup::new(&[("list.txt", &twenty_lines())]);
+    // Where `glint checkpoints` looks with XDG_DATA_HOME at `setup.shadow`.
+    let shadow_base = setup.shadow.join("glint/shadow");
+    let store = Arc::new(
+        Checkpoints::new_session(&setup.ws, Some(&shadow_base)).expect("checkpoint store"),
+    );
+    let mut tools = ToolRegistry::builtin();
+    tools.set_checkpoints(store.clone());
+    let (write, _) = two_hunk_write();
+    drive(
+        vec![write, ANSWER.into()],
+        &setup,
+        tools,
+        reviews(review(FileVerdict::Hunks(vec![false, true]), "")),
+    )
+    .await;
+    assert_eq!(
+        setup.read("list.txt"),
+        twenty_lines().replace("line 18\n", "line eighteen\n")
+    );
+    let checkpoints = store.list().expect("list checkpoints");
+    assert_eq!(checkpoints.len(), 1, "{checkpoints:?}");
+    assert_eq!(checkpoints[0].meta.call_id.as_deref(), Some("call_1"));
+    let listing = common::glint(&setup.ws)
+        .env("XDG_DATA_HOME", &setup.shadow)
+        .arg("checkpoints")
+        .output()
+        .expect("run glint checkpoints");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.contains("write_file list.txt (modified) [call_1]"),
+        "{listing}"
+    );
+    store.undo(1, false).expect("undo");
+    assert_eq!(setup.read("list.txt"), twenty_lines());
+    assert_no_temp_files(&setup.ws);
+}
+
+/// No `.glint-write-*` temporary file is left behind.
+fn assert_no_temp_files(dir: &Path) {
+    for entry in fs::read_dir(dir).expect("list the workspace") {
+        let name = entry.expect("entry").file_name();
+        assert!(
+            !name.to_string_lossy().starts_with(".glint-write-"),
+            "{name:?} left behind"
+        );
+    }
+}
