@@ -132,7 +132,7 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
     let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     let log_path = glint::logging::init();
-    let opened = glint::session::command::open_for_run(&args, workspace.root())?;
+    let located = glint::session::command::locate_for_app(&args, workspace.root())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let options = TuiOptions {
         model: args.model.clone(),
@@ -146,16 +146,16 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             shell: args.shell_policy(),
             guards: args.guards,
             approval: Approvals::new(args.approval_policy(), true),
-            sessions: opened.sessions,
-            log: opened.log,
-            messages: opened.messages,
+            sessions: located.sessions,
+            log: located.log,
+            resume: located.resume,
         },
         log_path,
         warnings: system_prompt
             .warnings
             .into_iter()
             .chain(undo_warning)
-            .chain(opened.warnings)
+            .chain(located.warnings)
             .collect(),
     };
     let result = runtime.block_on(glint::tui::run(options));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::{Opened, Sessions, Settings, Start, format_table};
+use super::{Located, Opened, Sessions, Settings, Start, format_table};
 use crate::cli::{NetworkMode, RunArgs};
 
 /// `glint sessions`.
@@ -62,7 +62,14 @@ pub fn start(args: &RunArgs) -> Start {
     }
 }
 
-/// Opens the session a run in the workspace at `root` records to.
+/// Opens the session a headless run in the workspace at `root` records
+/// to, reading the one to resume.
 pub fn open_for_run(args: &RunArgs, root: &Path) -> Result<Opened, super::SessionError> {
     super::open(root, &args.model, settings(args), &start(args))
+}
+
+/// Finds the session the app in the workspace at `root` starts with (the
+/// app reads it in the background).
+pub fn locate_for_app(args: &RunArgs, root: &Path) -> Result<Located, super::SessionError> {
+    super::locate(root, &args.model, settings(args), &start(args))
 }

@@ -165,18 +165,20 @@ impl Sessions {
         SessionLog::create(self.dir.join(format!("{id}.jsonl")), header)
     }
 
-    /// Takes up session `id` (`None`: the most recently active one other
-    /// than `except`, the session in progress).
-    pub fn resume(
-        &self,
-        id: Option<&str>,
-        except: Option<&str>,
-    ) -> Result<Continued, SessionError> {
-        let path = match id {
-            Some(id) => list::find(&self.dir, id)?,
-            None => list::latest(&self.dir, except)?,
-        };
-        let loaded = read::load(&path)?;
+    /// The log of session `id` (or the one session whose id starts with
+    /// it); with no id, the most recently active one other than `except`
+    /// (the session in progress). Cheap: the logs are not read.
+    pub fn locate(&self, id: Option<&str>, except: Option<&str>) -> Result<PathBuf, SessionError> {
+        match id {
+            Some(id) => list::find(&self.dir, id),
+            None => list::latest(&self.dir, except),
+        }
+    }
+
+    /// Takes up the session whose log is at `path` (from
+    /// [`Sessions::locate`]): reads it, and from now on appends to it.
+    pub fn resume_at(&self, path: &Path) -> Result<Continued, SessionError> {
+        let loaded = read::load(path)?;
         let log = SessionLog::append_to(
             &loaded,
             Resumed {
@@ -199,6 +201,15 @@ impl Sessions {
         })
     }
 
+    /// [`Sessions::locate`], then [`Sessions::resume_at`].
+    pub fn resume(
+        &self,
+        id: Option<&str>,
+        except: Option<&str>,
+    ) -> Result<Continued, SessionError> {
+        self.resume_at(&self.locate(id, except)?)
+    }
+
     /// Every session of the workspace, newest first.
     pub fn list(&self) -> Result<Vec<Summary>, SessionError> {
         list::summaries(&self.dir)
@@ -210,55 +221,87 @@ impl Sessions {
     }
 }
 
-/// What a front end starts with: the log to record to and the
-/// conversation to continue (empty for a new session).
+/// The session a front end starts with, found but not yet read (the app
+/// reads it in the background, so a long log never delays its first frame).
 #[derive(Debug)]
-pub struct Opened {
+pub struct Located {
     /// `None` where there is no data directory (then nothing is recorded).
     pub sessions: Option<Sessions>,
+    /// A new session's log; `None` when resuming (or not recording).
+    pub log: Option<SessionLog>,
+    /// The log of the session to take up again.
+    pub resume: Option<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// Finds the session `start` names in the workspace at `root`. A new
+/// session without a data directory runs unrecorded, with a warning; a
+/// session to resume that is not there is an error.
+pub fn locate(
+    root: &Path,
+    model: &str,
+    settings: Settings,
+    start: &Start,
+) -> Result<Located, SessionError> {
+    let sessions = match Sessions::for_workspace(root, model, settings) {
+        Ok(sessions) => sessions,
+        Err(error) if *start == Start::New => {
+            return Ok(Located {
+                sessions: None,
+                log: None,
+                resume: None,
+                warnings: vec![format!("this session is not recorded: {error}")],
+            });
+        }
+        Err(error) => return Err(error),
+    };
+    let (log, resume) = match start {
+        Start::New => (Some(sessions.new_log()), None),
+        Start::Latest => (None, Some(sessions.locate(None, None)?)),
+        Start::Id(id) => (None, Some(sessions.locate(Some(id), None)?)),
+    };
+    Ok(Located {
+        sessions: Some(sessions),
+        log,
+        resume,
+        warnings: Vec::new(),
+    })
+}
+
+/// What a headless run starts with: the log to record to and the
+/// conversation to continue (empty for a new session), read now.
+#[derive(Debug)]
+pub struct Opened {
     pub log: Option<SessionLog>,
     pub messages: Vec<Message>,
     pub warnings: Vec<String>,
 }
 
-/// Opens the session `start` names in the workspace at `root`. A new
-/// session without a data directory runs unrecorded, with a warning; a
-/// resume that cannot be done is an error.
+/// [`locate`], then reads the session to resume.
 pub fn open(
     root: &Path,
     model: &str,
     settings: Settings,
     start: &Start,
 ) -> Result<Opened, SessionError> {
-    let sessions = match Sessions::for_workspace(root, model, settings) {
-        Ok(sessions) => sessions,
-        Err(error) if *start == Start::New => {
-            return Ok(Opened {
-                sessions: None,
-                log: None,
-                messages: Vec::new(),
-                warnings: vec![format!("this session is not recorded: {error}")],
-            });
+    let located = locate(root, model, settings, start)?;
+    match (located.resume, &located.sessions) {
+        (Some(path), Some(sessions)) => {
+            let continued = sessions.resume_at(&path)?;
+            let mut warnings = located.warnings;
+            warnings.extend(continued.warnings);
+            Ok(Opened {
+                log: Some(continued.log),
+                messages: continued.messages,
+                warnings,
+            })
         }
-        Err(error) => return Err(error),
-    };
-    let (log, messages, warnings) = match start {
-        Start::New => (sessions.new_log(), Vec::new(), Vec::new()),
-        Start::Latest | Start::Id(_) => {
-            let id = match start {
-                Start::Id(id) => Some(id.as_str()),
-                _ => None,
-            };
-            let continued = sessions.resume(id, None)?;
-            (continued.log, continued.messages, continued.warnings)
-        }
-    };
-    Ok(Opened {
-        sessions: Some(sessions),
-        log: Some(log),
-        messages,
-        warnings,
-    })
+        _ => Ok(Opened {
+            log: located.log,
+            messages: Vec::new(),
+            warnings: located.warnings,
+        }),
+    }
 }
 
 /// A new session id: its start time (so ids sort in order) and six random

@@ -100,12 +100,6 @@ async fn run_app(
     for warning in &options.warnings {
         app.push_entry(Entry::Notice(format!("warning: {warning}")));
     }
-    // --resume / --continue: the conversation so far, as it went.
-    if let Some(log) = &options.session.log
-        && !options.session.messages.is_empty()
-    {
-        app.on_resumed(log.id(), &options.session.messages, &[]);
-    }
     let mut session = Session::new(options.session);
     if let Err(error) = session.load(&options.model) {
         app.on_model_failed(error);
@@ -174,6 +168,12 @@ async fn run_app(
                     app.on_editor_closed(&request, result);
                 }
                 Effect::NewSession => session.new_conversation().await,
+                Effect::ListSessions => app.show_sessions(session.list_sessions().await),
+                Effect::Resume(id) => {
+                    if let Err(error) = session.resume(id) {
+                        app.push_entry(Entry::Error(format!("/resume: {error}")));
+                    }
+                }
                 Effect::SwitchModel(spec) => {
                     if let Err(error) = session.load(&spec) {
                         app.on_model_failed(error);
@@ -185,13 +185,6 @@ async fn run_app(
         if app.is_dirty() && last_frame.elapsed() >= FRAME {
             draw(&mut app, &mut main, &mut pager, stdio)?;
             last_frame = Instant::now();
-                Effect::ListSessions => app.show_sessions(session.list_sessions().await),
-                Effect::Resume(id) => match session.resume(id).await {
-                    Ok(resumed) => {
-                        app.on_resumed(resumed.log.id(), &resumed.messages, &resumed.warnings)
-                    }
-                    Err(error) => app.push_entry(Entry::Error(format!("/resume: {error}"))),
-                },
         }
     }
     // Leave the transcript in scrollback and nothing of the live area.
@@ -249,6 +242,18 @@ fn on_session_event(app: &mut App, event: SessionEvent) -> Vec<Effect> {
             }
         }
         SessionEvent::Agent(event) => app.on_agent_event(event, Instant::now()),
+        SessionEvent::History(past) => {
+            app.seed_history(past);
+            Vec::new()
+        }
+        SessionEvent::Resumed(Ok(resumed)) => {
+            app.on_resumed(resumed.log.id(), &resumed.messages, &resumed.warnings);
+            Vec::new()
+        }
+        SessionEvent::Resumed(Err(error)) => {
+            app.push_entry(Entry::Error(format!("cannot resume: {error}")));
+            Vec::new()
+        }
         SessionEvent::AgentStopped => {
             app.on_model_failed("the agent stopped unexpectedly; this is a bug".into());
             Vec::new()
@@ -260,10 +265,6 @@ fn on_session_event(app: &mut App, event: SessionEvent) -> Vec<Effect> {
 /// opens or closes.
 fn draw(
     app: &mut App,
-        SessionEvent::History(past) => {
-            app.seed_history(past);
-            Vec::new()
-        }
     main: &mut TtyTerminal,
     pager: &mut Option<TtyTerminal>,
     stdio: Option<SavedStdio>,

@@ -2,6 +2,7 @@
 //! starts the agent once a model is ready, carries the conversation over a
 //! model switch and starts new conversations.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -12,7 +13,7 @@ use crate::approval::{Approvals, Decision};
 use crate::conversation::Message;
 use crate::engine::local::{LoadEvent, LoadProgress};
 use crate::engine::{self, Model, ModelSpec, OpenError, OpenOptions};
-use crate::session::{Continued, SessionLog, Sessions, Summary};
+use crate::session::{Continued, SessionError, SessionLog, Sessions, Summary};
 use crate::tools::{ShellPolicy, ToolRegistry};
 use crate::workspace::Workspace;
 
@@ -30,15 +31,15 @@ pub struct SessionOptions {
     /// The session's approval state, shared with every agent it starts
     /// (allowed prefixes survive a model switch and `/new`).
     pub approval: Approvals,
-}
-
     /// The workspace's session logs (`None`: nothing is recorded).
     pub sessions: Option<Sessions>,
-    /// The log this session records to from the start.
+    /// A new session's log, when the app starts one.
     pub log: Option<SessionLog>,
-    /// The conversation the first agent continues (`--resume`,
-    /// `--continue`); empty for a new one.
-    pub messages: Vec<Message>,
+    /// The log of the session the app takes up again (`--resume`,
+    /// `--continue`), read in the background once the app runs.
+    pub resume: Option<PathBuf>,
+}
+
 /// Something the session reports to the app.
 pub enum SessionEvent {
     Load(LoadEvent),
@@ -56,11 +57,14 @@ pub enum SessionEvent {
     Agent(Event),
     /// The agent stopped on its own (it never should).
     AgentStopped,
-}
-
     /// What the user sent in past sessions of the workspace, newest last
     /// (read in the background, for the composer's history).
     History(Vec<String>),
+    /// A session was taken up again (or could not be: then a new one
+    /// started); the agent continues its conversation.
+    Resumed(Result<Continued, String>),
+}
+
 type Loading = JoinHandle<Result<Arc<dyn Model>, OpenError>>;
 
 pub struct Session {
@@ -70,36 +74,45 @@ pub struct Session {
     loading: Option<Loading>,
     load_tx: UnboundedSender<LoadEvent>,
     load_rx: UnboundedReceiver<LoadEvent>,
-}
-
     /// The log the agent records to.
     log: Option<SessionLog>,
     /// The conversation the next agent starts with, when no agent runs to
     /// hand one over (a resume before the model is ready).
     pending: Vec<Message>,
     history: Option<JoinHandle<Vec<String>>>,
+    /// A session log being read, to resume. Until it is, a loaded model
+    /// is not reported ready, so no message goes to the wrong conversation.
+    resuming: Option<JoinHandle<Result<Continued, SessionError>>>,
+}
+
 impl Session {
     pub fn new(mut options: SessionOptions) -> Session {
         let (load_tx, load_rx) = unbounded_channel();
-        Session {
-            options,
         let log = options.log.take();
-        let pending = std::mem::take(&mut options.messages);
-        // Reading every past log can take a while: never before the first frame.
+        // Reading logs can take a while: never before the first frame.
         let history = options
             .sessions
             .clone()
             .map(|sessions| tokio::task::spawn_blocking(move || sessions.history()));
+        let resuming = match (options.resume.take(), options.sessions.clone()) {
+            (Some(path), Some(sessions)) => Some(tokio::task::spawn_blocking(move || {
+                sessions.resume_at(&path)
+            })),
+            _ => None,
+        };
+        Session {
+            options,
             model: None,
             agent: None,
             loading: None,
             load_tx,
             load_rx,
+            log,
+            pending: Vec::new(),
+            history,
+            resuming,
         }
     }
-            log,
-            pending,
-            history,
 
     /// Starts loading the model `spec` names in the background; the agent
     /// moves to it (with the conversation) once it is ready.
@@ -124,12 +137,16 @@ impl Session {
         tokio::select! {
             biased;
             Some(event) = self.load_rx.recv() => SessionEvent::Load(event),
-            result = wait_loading(&mut self.loading) => {
-                self.loading = None;
             Some(history) = wait_history(&mut self.history) => {
                 self.history = None;
                 SessionEvent::History(history)
             }
+            result = wait_resuming(&mut self.resuming) => {
+                self.resuming = None;
+                self.resumed(result).await
+            }
+            result = wait_loading(&mut self.loading), if self.resuming.is_none() => {
+                self.loading = None;
                 match result {
                     Ok(Ok(model)) => self.start_agent(model).await,
                     Ok(Err(error)) => self.load_failed(error.to_string()),
@@ -170,9 +187,9 @@ impl Session {
         self.agent = Some(agent::spawn_with_log(
             self.config(model.clone()),
             messages,
+            self.log.clone(),
         ));
         self.model = Some(model);
-            self.log.clone(),
         SessionEvent::Ready {
             label,
             context_window,
@@ -217,15 +234,74 @@ impl Session {
         if let Some(agent) = self.agent.take() {
             let _ = agent.shutdown().await;
         }
+        self.pending.clear();
+        self.log = self.options.sessions.as_ref().map(Sessions::new_log);
         if let Some(model) = self.model.clone() {
-            let messages = std::mem::take(&mut self.pending);
             self.agent = Some(agent::spawn_with_log(
                 self.config(model),
-                messages,
+                Vec::new(),
                 self.log.clone(),
             ));
         }
-        Ok(continued)
+    }
+
+    /// Takes up session `id` (`None`: the latest other than this one): its
+    /// log is read in the background and [`SessionEvent::Resumed`] says
+    /// when the agent continues it. An error here is one the user can fix
+    /// at once (no such session).
+    pub fn resume(&mut self, id: Option<String>) -> Result<(), String> {
+        let sessions = self.options.sessions.clone().ok_or(
+            "sessions are not recorded (no data directory); set XDG_DATA_HOME and restart glint",
+        )?;
+        let current = self.log.as_ref().map(|log| log.id().to_string());
+        let path = sessions
+            .locate(id.as_deref(), current.as_deref())
+            .map_err(|error| error.to_string())?;
+        if let Some(previous) = self.resuming.take() {
+            previous.abort();
+        }
+        self.resuming = Some(tokio::task::spawn_blocking(move || {
+            sessions.resume_at(&path)
+        }));
+        Ok(())
+    }
+
+    /// A session log was read: the agent (if one runs already) restarts on
+    /// its conversation, recording to it. One that cannot be read leaves a
+    /// new session (at startup) or the current one (after `/resume`).
+    async fn resumed(
+        &mut self,
+        result: Result<Result<Continued, SessionError>, tokio::task::JoinError>,
+    ) -> SessionEvent {
+        let continued = match result {
+            Ok(Ok(continued)) => continued,
+            Ok(Err(error)) => return self.resume_failed(error.to_string()),
+            Err(error) => {
+                return self.resume_failed(format!("reading the session stopped: {error}"));
+            }
+        };
+        self.log = Some(continued.log.clone());
+        self.pending = continued.messages.clone();
+        if let Some(agent) = self.agent.take() {
+            let _ = agent.shutdown().await;
+            if let Some(model) = self.model.clone() {
+                let messages = std::mem::take(&mut self.pending);
+                self.agent = Some(agent::spawn_with_log(
+                    self.config(model),
+                    messages,
+                    self.log.clone(),
+                ));
+            }
+        }
+        SessionEvent::Resumed(Ok(continued))
+    }
+
+    fn resume_failed(&mut self, error: String) -> SessionEvent {
+        if self.log.is_none() {
+            self.log = self.options.sessions.as_ref().map(Sessions::new_log);
+            return SessionEvent::Resumed(Err(format!("{error}; this is a new session")));
+        }
+        SessionEvent::Resumed(Err(error))
     }
 
     /// The workspace's sessions, newest first.
@@ -250,34 +326,6 @@ impl Session {
             })
         {
             tracing::warn!("{error}");
-        self.pending.clear();
-        self.log = self.options.sessions.as_ref().map(Sessions::new_log);
-        if let Some(model) = self.model.clone() {
-            self.agent = Some(agent::spawn_with_log(
-                self.config(model),
-                Vec::new(),
-                self.log.clone(),
-            ));
-        }
-    }
-
-    /// Takes up session `id` (`None`: the latest other than this one): the
-    /// agent continues its conversation and records to its log.
-    pub async fn resume(&mut self, id: Option<String>) -> Result<Continued, String> {
-        let sessions = self.options.sessions.clone().ok_or(
-            "sessions are not recorded (no data directory); set XDG_DATA_HOME and restart glint",
-        )?;
-        let current = self.log.as_ref().map(|log| log.id().to_string());
-        let continued =
-            tokio::task::spawn_blocking(move || sessions.resume(id.as_deref(), current.as_deref()))
-                .await
-                .map_err(|error| format!("reading the session stopped: {error}"))?
-                .map_err(|error| error.to_string())?;
-        if let Some(agent) = self.agent.take() {
-            let _ = agent.shutdown().await;
-        }
-        self.log = Some(continued.log.clone());
-        self.pending = continued.messages.clone();
         }
     }
 
@@ -301,8 +349,6 @@ async fn wait_loading(
     }
 }
 
-async fn wait_agent(agent: &mut Option<AgentHandle>) -> Option<Event> {
-    match agent {
 async fn wait_history(history: &mut Option<JoinHandle<Vec<String>>>) -> Option<Vec<String>> {
     match history {
         Some(handle) => Some(handle.await.unwrap_or_default()),
@@ -310,6 +356,17 @@ async fn wait_history(history: &mut Option<JoinHandle<Vec<String>>>) -> Option<V
     }
 }
 
+async fn wait_resuming(
+    resuming: &mut Option<JoinHandle<Result<Continued, SessionError>>>,
+) -> Result<Result<Continued, SessionError>, tokio::task::JoinError> {
+    match resuming {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_agent(agent: &mut Option<AgentHandle>) -> Option<Event> {
+    match agent {
         Some(agent) => agent.next_event().await,
         None => std::future::pending().await,
     }
