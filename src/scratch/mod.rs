@@ -94,7 +94,8 @@ pub fn remove_live() {
 /// A scratch copy of a workspace's repository, removed on drop.
 #[derive(Debug)]
 pub struct Scratch {
-    dir: Dir,
+    /// Held for its drop, which removes the whole scratch tree.
+    _dir: Dir,
     /// The scratch repository's top (inside `dir`).
     top: PathBuf,
     /// The workspace inside it: the user's workspace's place in their repo.
@@ -130,7 +131,7 @@ impl Scratch {
         let workspace = top.join(&sub);
         fs::create_dir_all(&workspace).map_err(|e| ScratchError::io(&workspace, e))?;
         Ok(Scratch {
-            dir,
+            _dir: dir,
             top,
             workspace,
             base,
@@ -140,16 +141,6 @@ impl Scratch {
     /// Where the agent works: the scratch counterpart of the workspace.
     pub fn workspace(&self) -> &Path {
         &self.workspace
-    }
-
-    /// The top of the scratch repository.
-    pub fn top(&self) -> &Path {
-        &self.top
-    }
-
-    /// The directory holding the scratch tree, removed on drop.
-    pub fn dir(&self) -> &Path {
-        &self.dir.0
     }
 
     /// What the agent changed since the scratch tree was made, as a patch
