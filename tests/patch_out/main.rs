@@ -295,6 +295,27 @@ fn flags_that_do_not_go_together_are_one_line_errors() {
 }
 
 #[test]
+fn a_fresh_git_init_without_commits_is_enough() {
+    let setup = Setup::new();
+    write(&setup.ws.join("notes.txt"), b"untracked notes\n");
+    let clean = setup.copy("clean");
+    let before = tree_state(&setup.ws, true);
+    let model = model_arg("patch_out_subdir.json");
+    let patch_path = setup.base.join("p.diff");
+    let patch_arg = patch_path.display().to_string();
+    let out = setup.run(&patch_args(&model, &patch_arg));
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_same(&before, &tree_state(&setup.ws, true));
+    let patch_text = text(&fs::read(&patch_path).expect("patch"));
+    assert!(!patch_text.contains("notes.txt"), "{patch_text}");
+    git(&clean, &["apply", &patch_arg]);
+    assert_eq!(
+        fs::read(clean.join("made.txt")).expect("made"),
+        b"made in pkg\n"
+    );
+}
+
+#[test]
 fn a_workspace_outside_git_is_a_one_line_error() {
     let setup = Setup::new();
     let plain = setup.base.join("plain");
