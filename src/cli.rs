@@ -165,6 +165,10 @@ pub struct RunArgs {
     /// mid-answer (`http.idle_timeout_s`).
     #[arg(skip)]
     pub http_idle_timeout_s: Option<u64>,
+
+    /// From the config files only: the MCP servers (`[mcp_servers.NAME]`).
+    #[arg(skip)]
+    pub mcp_servers: Vec<crate::mcp::ServerConfig>,
 }
 
 fn parse_temperature(value: &str) -> Result<f64, String> {
@@ -298,6 +302,8 @@ impl RunArgs {
             max_retries: config.max_retries.unwrap_or(defaults.max_retries),
         };
         self.http_idle_timeout_s = config.http_idle_timeout_s;
+        // Checked complete when the config was loaded.
+        self.mcp_servers = config.mcp_servers.servers().unwrap_or_default();
     }
 }
 
@@ -411,6 +417,10 @@ pub enum Command {
     Undo(crate::checkpoint::command::UndoArgs),
     /// List the checkpoints `glint undo` would take back, newest first.
     Checkpoints(crate::checkpoint::command::CheckpointsArgs),
+    /// MCP servers from the config: `glint mcp list` starts them and shows
+    /// each one's state and tools.
+    #[command(subcommand)]
+    Mcp(crate::mcp::command::McpCommand),
     /// List this workspace's sessions, newest first (id, last active,
     /// turns, first message), for --resume ID.
     Sessions(crate::session::command::SessionsArgs),

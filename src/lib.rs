@@ -15,6 +15,7 @@ pub mod engine;
 pub mod glm;
 pub mod headless;
 pub mod logging;
+pub mod mcp;
 pub mod prompts;
 pub mod protocol_cmd;
 pub mod review;

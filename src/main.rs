@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Some(Command::Dev(DevCommand::CacheCheck(args))) => glint::dev::cache_check::command(&args),
         Some(Command::Undo(args)) => glint::checkpoint::command::undo(&args),
         Some(Command::Checkpoints(args)) => glint::checkpoint::command::list(&args),
+        Some(Command::Mcp(command)) => glint::mcp::command::run(&command),
         Some(Command::Sessions(args)) => glint::session::command::list(&args),
         None => run_agent(cli.run, &matches),
     };
@@ -68,13 +69,17 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
         Some(scratch) => Workspace::new(scratch.workspace())?,
         None => workspace,
     };
-    let (tools, undo_warning) =
+    let (mut tools, undo_warning) =
         glint::checkpoint::command::attach(ToolRegistry::builtin(), workspace.root());
+    let mcp = glint::mcp::attach(&mut tools, &args.mcp_servers, workspace.root());
     let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     glint::logging::init();
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if let Some(mcp) = &mcp {
+        mcp.start(runtime.handle());
+    }
     let options = HeadlessOptions {
         json: args.json,
         show_reasoning: args.show_reasoning,
@@ -127,13 +132,17 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
     }
     // A malformed --model is a usage error, reported before the app starts.
     ModelSpec::parse(&args.model)?;
-    let (tools, undo_warning) =
+    let (mut tools, undo_warning) =
         glint::checkpoint::command::attach(ToolRegistry::builtin(), workspace.root());
+    let mcp = glint::mcp::attach(&mut tools, &args.mcp_servers, workspace.root());
     let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     let log_path = glint::logging::init();
     let located = glint::session::command::locate_for_app(&args, workspace.root())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if let Some(mcp) = &mcp {
+        mcp.start(runtime.handle());
+    }
     let options = TuiOptions {
         model: args.model.clone(),
         session: SessionOptions {

@@ -124,6 +124,7 @@ impl Session {
         // Malformed or cut turns in a row without a call that ran.
         let mut retries = 0u32;
         for turn in 1..=self.config.max_turns {
+            self.before_turn(&cancel).await;
             self.emit(Event::TurnStarted { turn });
             let mut output = match self.stream_turn(turn, &cancel).await {
                 TurnEnd::Done(output) => output,
@@ -220,6 +221,30 @@ impl Session {
             Some(error),
             total,
         )
+    }
+
+    /// Before each model turn, what the MCP servers need said: warnings for
+    /// the user, and a message announcing tools that appeared or went away
+    /// since the prompt began (its tool list never changes, so each prompt
+    /// still extends the last exactly). A conversation's first turn waits
+    /// for servers still starting, each at most its startup timeout.
+    async fn before_turn(&mut self, cancel: &CancellationToken) {
+        let fresh = !self
+            .messages
+            .iter()
+            .any(|message| matches!(message, Message::Assistant { .. }));
+        let tools = self.config.tools.clone();
+        let notes = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            notes = tools.prepare_turn(fresh) => notes,
+        };
+        for message in notes.warnings {
+            self.emit(Event::Warning { message });
+        }
+        if let Some(text) = notes.announcement {
+            self.push(Message::user(text));
+        }
     }
 
     /// Streams one model turn, forwarding deltas as events.

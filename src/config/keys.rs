@@ -230,6 +230,7 @@ pub(super) fn find(name: &str) -> Option<&'static Key> {
 pub(super) fn names() -> String {
     KEYS.iter()
         .map(|key| key.name)
+        .chain(["mcp_servers.NAME.*"])
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -54,6 +54,9 @@ pub struct Config {
     pub doom_loop_threshold: Option<u32>,
     pub max_retries: Option<u32>,
     pub http_idle_timeout_s: Option<u64>,
+    /// `[mcp_servers.NAME]`: MCP servers whose tools are offered (checked
+    /// complete once every file and `-c` is merged).
+    pub mcp_servers: crate::mcp::McpServers,
 }
 
 /// A config that cannot be used. The message is one line naming where the
@@ -79,6 +82,8 @@ pub enum ConfigError {
     Unreadable { origin: String, reason: String },
     #[error("-c {given}: give KEY=VALUE, such as -c sampling.temperature=0.2")]
     NotKeyValue { given: String },
+    #[error(transparent)]
+    Mcp(#[from] crate::mcp::McpConfigError),
 }
 
 /// Where glint looks for the user's config: `$XDG_CONFIG_HOME/glint` or
@@ -117,6 +122,7 @@ pub fn load(workspace: &Workspace, overrides: &[String]) -> Result<Config, Confi
     for given in overrides {
         config.merge_override(given)?;
     }
+    config.mcp_servers.servers()?;
     Ok(config)
 }
 
@@ -179,6 +185,9 @@ impl Config {
     }
 
     fn set(&mut self, origin: &str, key: &str, value: &Value) -> Result<(), ConfigError> {
+        if let Some(result) = self.mcp_servers.set_key(origin, key, value) {
+            return Ok(result?);
+        }
         let Some(spec) = keys::find(key) else {
             return Err(ConfigError::UnknownKey {
                 origin: origin.to_string(),

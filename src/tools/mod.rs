@@ -336,6 +336,9 @@ pub struct ToolRegistry {
     /// keeps the conversation, so its spill files must stay readable); the
     /// files go when the session drops its last handle to the registry.
     spill: SpillArea,
+    /// Tools from MCP servers, offered after the built-in ones (see
+    /// [`crate::mcp`]); their list can change while the session runs.
+    mcp: Option<std::sync::Arc<crate::mcp::McpManager>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -392,9 +395,42 @@ impl ToolRegistry {
         Ok(())
     }
 
-    /// The specs for the prompt, in registration order.
+    /// The specs for the prompt, in registration order, then the MCP
+    /// tools fixed at the conversation's first turn (see
+    /// [`ToolRegistry::prepare_turn`]).
     pub fn specs(&self) -> Vec<ToolSpec> {
-        self.tools.iter().map(|t| t.spec.clone()).collect()
+        let builtin = self.tools.iter().map(|t| t.spec.clone());
+        match &self.mcp {
+            Some(mcp) => builtin.chain(mcp.specs()).collect(),
+            None => builtin.collect(),
+        }
+    }
+
+    /// Offers the tools of these MCP servers after the built-in ones.
+    pub fn set_mcp(&mut self, mcp: std::sync::Arc<crate::mcp::McpManager>) {
+        self.mcp = Some(mcp);
+    }
+
+    /// The MCP servers whose tools are offered, if any.
+    pub fn mcp(&self) -> Option<&std::sync::Arc<crate::mcp::McpManager>> {
+        self.mcp.as_ref()
+    }
+
+    /// Before each model turn: what the MCP servers need said (warnings,
+    /// tools announced to the model). A conversation's first turn
+    /// (`fresh`) waits for servers still starting, bounded by their startup
+    /// timeouts, and fixes the MCP tools its prompt holds.
+    pub async fn prepare_turn(&self, fresh: bool) -> crate::mcp::TurnNotes {
+        match &self.mcp {
+            Some(mcp) => mcp.prepare_turn(fresh).await,
+            None => crate::mcp::TurnNotes::default(),
+        }
+    }
+
+    /// Whether a call of `name` changes nothing, as far as glint knows:
+    /// an MCP tool its server marks `readOnlyHint: true`.
+    pub fn is_read_only(&self, name: &str) -> bool {
+        self.mcp.as_ref().is_some_and(|mcp| mcp.is_read_only(name))
     }
 
     /// Tool names, in registration order.
@@ -428,6 +464,9 @@ impl ToolRegistry {
     pub fn time_limit(&self, name: &str, arguments: &Map<String, Value>) -> Duration {
         if let Some((_, limit)) = self.time_limits.iter().find(|(n, _)| n == name) {
             return *limit;
+        }
+        if let Some(limit) = self.mcp.as_ref().and_then(|mcp| mcp.time_limit(name)) {
+            return limit;
         }
         if name == Shell::NAME {
             let timeout_s = arguments
@@ -480,12 +519,17 @@ impl ToolRegistry {
         ctx: &ToolContext,
     ) -> ToolOutcome {
         let Some(registered) = self.find(name) else {
+            if let Some(outcome) = self.call_mcp(name, arguments, ctx).await {
+                return outcome;
+            }
+            let mut names: Vec<String> = self.names().iter().map(|n| n.to_string()).collect();
+            names.extend(self.mcp.iter().flat_map(|mcp| mcp.names()));
             return ToolOutcome {
                 ok: false,
                 content: format!(
                     "Unknown tool `{}`. Available tools: {}.",
                     one_line(name, 60),
-                    self.names().join(", ")
+                    names.join(", ")
                 ),
                 summary: format!("unknown tool `{}`", one_line(name, 60)),
             };
@@ -521,6 +565,41 @@ impl ToolRegistry {
             },
             Err(e) => failure(name, e),
         }
+    }
+}
+
+impl ToolRegistry {
+    /// Runs a call of an MCP tool, its output capped like any tool's;
+    /// `None` when no MCP server's tools are named like `name`. The
+    /// server's `tool_timeout_sec` is enforced by [`crate::mcp`]; the
+    /// registry's limit is the backstop.
+    async fn call_mcp(
+        &self,
+        name: &str,
+        arguments: &Map<String, Value>,
+        ctx: &ToolContext,
+    ) -> Option<ToolOutcome> {
+        let mcp = self.mcp.as_ref()?;
+        if ctx.cancel.is_cancelled() {
+            return Some(failure(name, ToolError::Cancelled));
+        }
+        let limit = self.time_limit(name, arguments);
+        let cancel = ctx.cancel.child_token();
+        let result = tokio::select! {
+            result = mcp.call(name, arguments, &cancel) => result?,
+            () = tokio::time::sleep(limit) => {
+                cancel.cancel();
+                Err(ToolError::Failed(too_long(name, limit)))
+            }
+        };
+        Some(match result {
+            Ok(output) => ToolOutcome {
+                ok: true,
+                content: fit_output(name, output.content, &ctx.spill),
+                summary: one_line(&output.summary, MAX_SUMMARY_CHARS),
+            },
+            Err(e) => failure(name, e),
+        })
     }
 }
 

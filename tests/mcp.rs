@@ -1,0 +1,741 @@
+//! The MCP client against real reference servers that nobody on this
+//! project wrote: `mcp-server-time` and `mcp-server-git` (PyPI) and
+//! `@modelcontextprotocol/server-filesystem` (npm), installed into the
+//! fixture cache by `tests/fetch-fixtures.sh`. The real binary runs
+//! headless (or in a pty) with a scripted model that calls their tools.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use common::{assert_extends, glint, script};
+
+/// Longer than any run here should take; a run past it has hung.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The reference servers, as installed by `tests/fetch-fixtures.sh`.
+struct Servers {
+    time: PathBuf,
+    git: PathBuf,
+    /// The filesystem server's entry point, run with `node`.
+    filesystem: PathBuf,
+    /// The Python of the servers' environment.
+    python: PathBuf,
+}
+
+fn servers() -> Servers {
+    let dir = std::env::var_os("GLINT_FIXTURE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/glint/fixtures"))
+        })
+        .expect("HOME or GLINT_FIXTURE_DIR is set");
+    let servers = Servers {
+        time: dir.join("mcp-venv/bin/mcp-server-time"),
+        git: dir.join("mcp-venv/bin/mcp-server-git"),
+        filesystem: dir
+            .join("mcp-npm/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js"),
+        python: dir.join("mcp-venv/bin/python"),
+    };
+    for path in [
+        &servers.time,
+        &servers.git,
+        &servers.filesystem,
+        &servers.python,
+    ] {
+        assert!(
+            path.is_file(),
+            "{} is missing; run tests/fetch-fixtures.sh (the README's test command, .ci/run, does)",
+            path.display()
+        );
+    }
+    servers
+}
+
+/// A temp dir holding `ws/`: a git repository with `notes.txt` and two
+/// commits, and `.glint/config.toml` holding `config`.
+fn workspace(config: &str) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(ws.join(".glint")).expect("mkdir");
+    std::fs::write(
+        ws.join("notes.txt"),
+        "Project notes\nThe launch code is 4242.\n",
+    )
+    .expect("notes");
+    std::fs::write(ws.join(".glint/config.toml"), config).expect("config");
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .current_dir(&ws)
+            .stdout(Stdio::null())
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "notes.txt"]);
+    git(&["commit", "-qm", "Add the notes"]);
+    std::fs::write(ws.join("README"), "readme\n").expect("readme");
+    git(&["add", "README"]);
+    git(&["commit", "-qm", "Add a readme"]);
+    dir
+}
+
+fn ws(dir: &TempDir) -> PathBuf {
+    dir.path().join("ws")
+}
+
+/// The three reference servers, as a config file: the filesystem server
+/// confined to the workspace, the git server on its repository.
+fn reference_config(servers: &Servers) -> String {
+    format!(
+        r#"
+[mcp_servers.time]
+command = "{time}"
+
+[mcp_servers.git]
+command = "{git}"
+args = ["--repository", "."]
+
+[mcp_servers.fs]
+command = "node"
+args = ["{fs}", "."]
+"#,
+        time = servers.time.display(),
+        git = servers.git.display(),
+        fs = servers.filesystem.display(),
+    )
+}
+
+/// Runs `command` to its end, or fails the test if it is still running
+/// after [`DEADLINE`] (it is killed): glint must never hang on a server.
+fn finish(mut command: Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("glint starts");
+    let pid = child.id();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(DEADLINE) {
+        Ok(output) => output.expect("glint's output"),
+        Err(_) => {
+            // SAFETY: kill(2) on the pid of our own child.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("glint did not finish within {DEADLINE:?}: it hung");
+        }
+    }
+}
+
+/// `glint --task ... --json` with the scripted model `name` (its prompts
+/// logged to `prompts.jsonl` next to the workspace); the events, the run's
+/// output, and the prompts the model received.
+fn run(dir: &TempDir, name: &str, extra: &[&str]) -> (Vec<Value>, Output, Vec<String>) {
+    let mut script_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(script(name)).expect("script"))
+            .expect("script JSON");
+    let log = dir.path().join("prompts.jsonl");
+    script_json["prompt_log"] = Value::String(log.display().to_string());
+    let scripted = dir.path().join(name);
+    std::fs::write(&scripted, script_json.to_string()).expect("script copy");
+    let model = format!("script:{}", scripted.display());
+    let mut command = glint(&ws(dir));
+    command.args(["--task", "Use the MCP tools.", "--model", &model, "--json"]);
+    command.args(extra);
+    let output = finish(command);
+    let events = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let prompts = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a logged prompt"))
+        .collect();
+    (events, output, prompts)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `tool_call_started` and `tool_call_finished` events of each call,
+/// in order.
+fn calls(events: &[Value]) -> Vec<(&Value, &Value)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "tool_call_started")
+        .map(|started| {
+            let finished = events
+                .iter()
+                .find(|e| e["type"] == "tool_call_finished" && e["id"] == started["id"])
+                .expect("every call finishes");
+            (started, finished)
+        })
+        .collect()
+}
+
+fn warnings(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "warning")
+        .filter_map(|e| e["message"].as_str().map(String::from))
+        .collect()
+}
+
+fn assert_completed(events: &[Value], output: &Output) {
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(output));
+    let last = events.last().expect("events");
+    assert_eq!(last["type"], "run_finished");
+    assert_eq!(last["status"], "completed", "{last}");
+}
+
+#[test]
+fn calls_with_typed_arguments_reach_the_three_reference_servers() {
+    let servers = servers();
+    let dir = workspace(&reference_config(&servers));
+    let (events, output, prompts) = run(&dir, "mcp_typed_calls.json", &[]);
+    assert_completed(&events, &output);
+    let calls = calls(&events);
+    assert_eq!(calls.len(), 3, "{events:?}");
+
+    // `head` is a number in the filesystem server's schema: the text "1"
+    // must reach it as 1 (its schema check refuses a string), and only the
+    // first line comes back.
+    let (started, finished) = calls[0];
+    assert_eq!(started["name"], "mcp__fs__read_text_file");
+    assert_eq!(started["arguments"]["head"], Value::from(1));
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert_eq!(finished["output"], "Project notes");
+    assert!(
+        finished["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("fs: read_text_file")),
+        "the summary names the server: {finished}"
+    );
+
+    // `max_count` is an integer: one commit, the latest, comes back.
+    let (started, finished) = calls[1];
+    assert_eq!(started["arguments"]["max_count"], Value::from(1));
+    assert_eq!(finished["ok"], true, "{finished}");
+    let log = finished["output"].as_str().unwrap();
+    assert!(log.contains("Add a readme"), "{log}");
+    assert!(!log.contains("Add the notes"), "{log}");
+
+    let (_, finished) = calls[2];
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert!(
+        finished["output"]
+            .as_str()
+            .unwrap()
+            .contains("\"timezone\": \"Etc/UTC\"")
+    );
+
+    // The servers' tools are in the prompt's tool list, like the built-in
+    // ones, with their descriptions and schemas; the next prompt extends it.
+    assert_eq!(prompts.len(), 2);
+    assert_extends(&prompts);
+    let tools = &prompts[0][..prompts[0].rfind("</tools>").expect("a tool list")];
+    for name in [
+        "\"name\": \"read_file\"",
+        "\"name\": \"mcp__fs__read_text_file\"",
+        "\"name\": \"mcp__git__git_log\"",
+        "\"name\": \"mcp__time__get_current_time\"",
+        "Get current time in a specific timezone",
+    ] {
+        assert!(tools.contains(name), "{name} is not in the tool list");
+    }
+}
+
+#[test]
+fn an_is_error_result_and_bad_arguments_reach_the_model_as_failures() {
+    let servers = servers();
+    let dir = workspace(&reference_config(&servers));
+    let (events, output, prompts) = run(&dir, "mcp_failures.json", &[]);
+    assert_completed(&events, &output);
+    let calls = calls(&events);
+    assert_eq!(calls.len(), 3);
+    let outputs: Vec<&str> = calls
+        .iter()
+        .map(|(_, finished)| {
+            assert_eq!(finished["ok"], false, "{finished}");
+            finished["output"].as_str().unwrap()
+        })
+        .collect();
+    // The time server's own `isError` result, with its message.
+    assert!(
+        outputs[0].contains("reported an error") && outputs[0].contains("Mars/Olympus_Mons"),
+        "{}",
+        outputs[0]
+    );
+    // Arguments the schema rules out never reach the server.
+    assert!(
+        outputs[1]
+            .starts_with("Invalid arguments for mcp__git__git_log: `max_count` must be an integer"),
+        "{}",
+        outputs[1]
+    );
+    assert!(
+        outputs[2].contains("missing field `source_timezone`"),
+        "{}",
+        outputs[2]
+    );
+    // The model's next prompt holds each failure as the call's result.
+    let last = prompts.last().expect("prompts");
+    for text in &outputs {
+        assert!(last.contains(text), "the model never saw: {text}");
+    }
+}
+
+#[test]
+fn a_server_that_exits_mid_session_ends_its_calls_with_a_clear_error() {
+    let servers = servers();
+    // The server writes its pid where the scripted shell call finds it.
+    let config = format!(
+        "[mcp_servers.time]\ncommand = \"sh\"\nargs = [\"-c\", \"echo $$ > server.pid; exec {}\"]\n",
+        servers.time.display()
+    );
+    let dir = workspace(&config);
+    let started = Instant::now();
+    let (events, output, _) = run(&dir, "mcp_server_exits.json", &["--sandbox", "off"]);
+    assert_completed(&events, &output);
+    let calls = calls(&events);
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[0].1["ok"], true, "{}", calls[0].1);
+    assert_eq!(calls[1].1["ok"], true, "the kill: {}", calls[1].1);
+    let after = &calls[2].1;
+    assert_eq!(after["ok"], false, "{after}");
+    assert!(
+        after["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("MCP server `time` is no longer running (the server exited)"),
+        "{after}"
+    );
+    let warnings = warnings(&events);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("MCP server `time` stopped: the server exited")),
+        "{warnings:?}"
+    );
+    // Well within the default 60 s tool timeout: glint noticed the exit.
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_server_that_never_answers_initialize_fails_after_its_startup_timeout() {
+    let servers = servers();
+    let config = format!(
+        r#"
+[mcp_servers.stuck]
+command = "{python}"
+args = ["-c", "import time; time.sleep(600)"]
+startup_timeout_sec = 1
+
+[mcp_servers.missing]
+command = "glint-test-no-such-server"
+"#,
+        python = servers.python.display()
+    );
+    let dir = workspace(&config);
+    let started = Instant::now();
+    let (events, output, _) = run(&dir, "mcp_stuck_server.json", &[]);
+    assert_completed(&events, &output);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited {:?}",
+        started.elapsed()
+    );
+    let warnings = warnings(&events);
+    assert!(
+        warnings.iter().any(|w| w
+            == "MCP server `stuck` failed to start: it did not answer the MCP handshake and list its tools within 1 s (startup_timeout_sec); its tools are unavailable"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "MCP server `missing` failed to start: cannot run `glint-test-no-such-server`"
+        )),
+        "{warnings:?}"
+    );
+    let calls = calls(&events);
+    let failed = &calls[0].1;
+    assert_eq!(failed["ok"], false);
+    assert!(
+        failed["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("MCP server `stuck` failed to start (it did not answer"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn mcp_list_shows_each_servers_state_and_tools() {
+    let servers = servers();
+    let config = format!(
+        "{}\n[mcp_servers.off]\ncommand = \"x\"\nenabled = false\n\n[mcp_servers.fs_small]\ncommand = \"node\"\nargs = [\"{}\", \".\"]\nenabled_tools = [\"read_text_file\", \"write_file\"]\n",
+        reference_config(&servers),
+        servers.filesystem.display()
+    );
+    let dir = workspace(&config);
+    let mut command = glint(&ws(&dir));
+    command.args(["mcp", "list"]);
+    let output = finish(command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        stderr(&output)
+    );
+    for line in [
+        "time  ready, 2 tools",
+        "  mcp__time__get_current_time  [read-only]  Get current time in a specific timezone",
+        "  mcp__time__convert_time  [read-only]",
+        "git  ready, 12 tools",
+        "  mcp__git__git_commit  [may change things]  Records changes to the repository",
+        "fs  ready, 14 tools",
+        "fs_small  ready, 2 tools",
+        "  mcp__fs_small__write_file  [may change things]",
+        "off  disabled",
+    ] {
+        assert!(stdout.contains(line), "`{line}` missing from:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("mcp__fs_small__read_multiple_files"),
+        "{stdout}"
+    );
+
+    // A server that does not start makes the listing fail (exit 1).
+    let mut command = glint(&ws(&dir));
+    command.args([
+        "mcp",
+        "list",
+        "-c",
+        "mcp_servers.broken.command=glint-test-no-such-server",
+    ]);
+    let output = finish(command);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("broken  failed to start: cannot run `glint-test-no-such-server`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_server_entry_is_one_line_naming_the_file_and_the_server() {
+    let dir = workspace("[mcp_servers.time]\ncommand = \"x\"\nurl = \"http://localhost:1/mcp\"\n");
+    let mut command = glint(&ws(&dir));
+    command.args(["--task", "x", "--model", "script:/nonexistent.json"]);
+    let output = finish(command);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    let config = ws(&dir).join(".glint/config.toml");
+    assert_eq!(
+        message.trim_end(),
+        format!(
+            "glint: {}: [mcp_servers.time] has both `command` and `url`; keep `command` for a program glint starts, or `url` for a streamable-HTTP server",
+            config.canonicalize().unwrap_or(config).display()
+        )
+    );
+}
+
+#[test]
+fn mcp_calls_go_through_the_approval_policy() {
+    let servers = servers();
+    let dir = workspace(&reference_config(&servers));
+    let (events, output, _) = run(&dir, "mcp_approvals.json", &["--approval", "auto-edit"]);
+    assert_completed(&events, &output);
+    let made = calls(&events);
+    // readOnlyHint: true runs like a read-only command.
+    assert_eq!(made[0].1["ok"], true, "{}", made[0].1);
+    // Anything else needs approval, which a headless run cannot give.
+    let refused = made[1].1;
+    assert_eq!(refused["ok"], false);
+    assert!(
+        refused["output"].as_str().unwrap().starts_with(
+            "Not run: the approval policy is `auto-edit`, under which calls of MCP tools that their server does not mark read-only need the user's approval"
+        ),
+        "{refused}"
+    );
+    assert!(!ws(&dir).join("made-by-mcp").exists());
+
+    let (events, output, _) = run(&dir, "mcp_approvals.json", &["--approval", "full-auto"]);
+    assert_completed(&events, &output);
+    assert_eq!(calls(&events)[1].1["ok"], true);
+    assert!(ws(&dir).join("made-by-mcp").is_dir());
+}
+
+/// A minimal MCP server for the one thing no reference server does on
+/// demand: announce a new tool with `notifications/tools/list_changed`.
+/// `unlock` adds `double`, whose `n` is an integer.
+const LIST_CHANGED_SERVER: &str = r#"
+import json, sys
+unlocked = False
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+def tools():
+    listed = [{"name": "unlock", "description": "Adds the double tool.", "inputSchema": {"type": "object", "properties": {}}}]
+    if unlocked:
+        listed.append({"name": "double", "description": "Doubles n.", "inputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}})
+    return listed
+for line in sys.stdin:
+    message = json.loads(line)
+    method, id = message.get("method"), message.get("id")
+    if method == "initialize":
+        send({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {"listChanged": True}}, "serverInfo": {"name": "dyn", "version": "1"}}})
+    elif method == "tools/list":
+        send({"jsonrpc": "2.0", "id": id, "result": {"tools": tools()}})
+    elif method == "tools/call":
+        name, args = message["params"]["name"], message["params"].get("arguments") or {}
+        if name == "unlock":
+            unlocked = True
+            send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+            text = "unlocked"
+        elif name == "double" and unlocked and isinstance(args.get("n"), int):
+            text = str(2 * args["n"])
+        else:
+            send({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "bad call"}], "isError": True}})
+            continue
+        send({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}]}})
+    elif id is not None:
+        send({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "no such method"}})
+"#;
+
+#[test]
+fn tools_added_mid_session_are_announced_in_a_message_and_the_prompt_extends() {
+    let servers = servers();
+    let dir = workspace("");
+    let server = dir.path().join("list_changed_server.py");
+    std::fs::write(&server, LIST_CHANGED_SERVER).expect("server");
+    let config = format!(
+        "[mcp_servers.dyn]\ncommand = \"{}\"\nargs = [\"{}\"]\n",
+        servers.python.display(),
+        server.display()
+    );
+    std::fs::write(ws(&dir).join(".glint/config.toml"), config).expect("config");
+    let (events, output, prompts) = run(&dir, "mcp_list_changed.json", &[]);
+    assert_completed(&events, &output);
+    let calls = calls(&events);
+    assert_eq!(calls[0].1["output"], "unlocked");
+    let (started, finished) = calls[1];
+    // Not in the parser's tool list (the prompt began without it), yet
+    // typed by its schema.
+    assert_eq!(started["arguments"]["n"], "21");
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert_eq!(finished["output"], "42");
+
+    assert_eq!(prompts.len(), 3);
+    assert_extends(&prompts);
+    let tool_list_end = prompts[0].rfind("</tools>").expect("a tool list");
+    assert!(prompts[0][..tool_list_end].contains("mcp__dyn__unlock"));
+    assert!(!prompts[2][..tool_list_end].contains("mcp__dyn__double"));
+    let announced = &prompts[1][prompts[0].len()..];
+    assert!(
+        announced.contains("New tools from MCP servers")
+            && announced.contains("\"name\":\"mcp__dyn__double\"")
+            && announced.contains("Doubles n."),
+        "the second prompt does not announce the new tool:\n{announced}"
+    );
+}
+
+/// The app's first frame comes while a server is still starting, and
+/// `/mcp` shows it starting next to one that is ready.
+#[test]
+fn the_app_draws_at_once_and_mcp_shows_the_servers() {
+    let servers = servers();
+    let config = format!(
+        r#"
+[mcp_servers.slow]
+command = "{python}"
+args = ["-c", "import time; time.sleep(600)"]
+startup_timeout_sec = 120
+
+[mcp_servers.time]
+command = "{time}"
+"#,
+        python = servers.python.display(),
+        time = servers.time.display()
+    );
+    let dir = workspace(&config);
+    let home = tempfile::tempdir().expect("home");
+    let pty = pty::Pty::spawn(
+        &[
+            "--model",
+            &format!("script:{}", script("tui_answer.json").display()),
+        ],
+        &ws(&dir),
+        home.path(),
+    );
+    let started = Instant::now();
+    pty.wait_for("ready");
+    // Far below the slow server's 120 s startup timeout.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The time server is ready within moments; ask until /mcp says so.
+    let mut asked = 0;
+    pty.wait_until(|pty| {
+        let ready = pty.everything().contains("time  ready, 2 tools");
+        if !ready && asked % 10 == 0 {
+            pty::type_line(pty, "/mcp");
+        }
+        asked += 1;
+        ready
+    });
+    let screen = pty.everything();
+    assert!(screen.contains("slow  starting (up to 2 min)"), "{screen}");
+    assert!(
+        screen.contains("mcp__time__get_current_time  [read-only]"),
+        "{screen}"
+    );
+    pty.quit();
+}
+
+/// Just enough of a terminal for the app: a pty whose output feeds a vt100
+/// emulator that answers cursor-position queries.
+mod pty {
+    use super::*;
+    use std::num::NonZeroU16;
+    use std::sync::{Arc, Mutex};
+
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+    const ROWS: u16 = 40;
+    const COLS: u16 = 120;
+
+    pub struct Pty {
+        parser: Arc<Mutex<vt100::Parser>>,
+        writer: Arc<Mutex<Box<dyn Write + Send>>>,
+        child: Box<dyn portable_pty::Child + Send + Sync>,
+        _master: Box<dyn portable_pty::MasterPty + Send>,
+    }
+
+    impl Pty {
+        pub fn spawn(args: &[&str], workspace: &Path, home: &Path) -> Pty {
+            let pair = native_pty_system()
+                .openpty(PtySize {
+                    rows: ROWS,
+                    cols: COLS,
+                    pixel_width: 0,
+                    pixel_height: 0,
+                })
+                .expect("a pty");
+            let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_glint"));
+            command.args(args);
+            command.cwd(workspace);
+            command.env("TERM", "xterm-256color");
+            command.env("HOME", home);
+            command.env("XDG_CONFIG_HOME", home.join("config"));
+            command.env("XDG_DATA_HOME", home.join("data"));
+            command.env("GLINT_LOG_FILE", home.join("glint.log"));
+            command.env_remove("GLINT_MODEL");
+            let child = pair.slave.spawn_command(command).expect("glint starts");
+            drop(pair.slave);
+            let mut reader = pair.master.try_clone_reader().expect("reader");
+            let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("writer")));
+            let parser = Arc::new(Mutex::new(vt100::Parser::new(
+                NonZeroU16::new(ROWS).unwrap(),
+                NonZeroU16::new(COLS).unwrap(),
+                2000,
+            )));
+            let (feed, answer) = (parser.clone(), writer.clone());
+            std::thread::spawn(move || {
+                const QUERY: &[u8] = b"\x1b[6n";
+                let mut buf = [0u8; 8192];
+                while let Ok(n @ 1..) = reader.read(&mut buf) {
+                    let mut parser = feed.lock().unwrap();
+                    let mut rest = &buf[..n];
+                    while let Some(at) = rest.windows(QUERY.len()).position(|w| w == QUERY) {
+                        parser.process(&rest[..at]);
+                        let (row, col) = parser.screen().cursor_position();
+                        let reply = format!("\x1b[{};{}R", row + 1, col + 1);
+                        let _ = answer.lock().unwrap().write_all(reply.as_bytes());
+                        rest = &rest[at + QUERY.len()..];
+                    }
+                    parser.process(rest);
+                }
+            });
+            Pty {
+                parser,
+                writer,
+                child,
+                _master: pair.master,
+            }
+        }
+
+        pub fn send(&self, bytes: &[u8]) {
+            let mut writer = self.writer.lock().unwrap();
+            writer.write_all(bytes).unwrap();
+            writer.flush().unwrap();
+        }
+
+        /// The scrollback the emulator kept, then the screen.
+        pub fn everything(&self) -> String {
+            let mut parser = self.parser.lock().unwrap();
+            parser.screen_mut().set_scrollback(usize::MAX);
+            let kept = parser.screen().scrollback();
+            let mut rows = Vec::new();
+            for offset in (1..=kept).rev() {
+                parser.screen_mut().set_scrollback(offset);
+                rows.extend(parser.screen().rows(0, COLS).take(1));
+            }
+            parser.screen_mut().set_scrollback(0);
+            rows.extend(parser.screen().rows(0, COLS));
+            rows.join("\n")
+        }
+
+        pub fn wait_for(&self, needle: &str) {
+            self.wait_until(|pty| pty.everything().contains(needle));
+        }
+
+        /// Polls `done` until it holds, failing after [`DEADLINE`].
+        pub fn wait_until(&self, mut done: impl FnMut(&Pty) -> bool) {
+            let start = Instant::now();
+            while start.elapsed() < DEADLINE {
+                if done(self) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            panic!("the screen never got there:\n{}", self.everything());
+        }
+
+        /// Ctrl-C twice; the app must exit promptly (a server still
+        /// starting does not hold it).
+        pub fn quit(mut self) {
+            self.send(b"\x03");
+            self.send(b"\x03");
+            let start = Instant::now();
+            while start.elapsed() < DEADLINE {
+                if self.child.try_wait().expect("wait").is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            panic!("the app did not exit:\n{}", self.everything());
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn type_line(pty: &Pty, line: &str) {
+        pty.send(line.as_bytes());
+        pty.send(b"\r");
+    }
+}
