@@ -8,6 +8,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -447,6 +448,9 @@ async fn a_file_changed_during_the_review_is_not_overwritten() {
 async fn calls_without_a_proposal_are_not_reviewed() {
     let setup = Setup::new(&[("notes.txt", "Project notes\n")]);
     fs::write(setup.ws.join("blob.bin"), b"\x00\x01binary").expect("binary file");
+    let locked = setup.ws.join("locked.txt");
+    fs::write(&locked, "locked\n").expect("locked file");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o444)).expect("chmod");
     let script = vec![
         // Fails by itself: the model gets edit_file's own error.
         call(
@@ -461,6 +465,11 @@ async fn calls_without_a_proposal_are_not_reviewed() {
         call(
             "write_file",
             &[("path", "notes.txt"), ("content", "Project notes\n")],
+        ),
+        // A file protected from writing: write_file refuses it.
+        call(
+            "write_file",
+            &[("path", "locked.txt"), ("content", "changed\n")],
         ),
         // A binary file cannot be shown as text: asked yes or no.
         call(
@@ -488,6 +497,9 @@ async fn calls_without_a_proposal_are_not_reviewed() {
     assert!(results[0].2.contains("old_string"), "{}", results[0].2);
     assert!(results[1].1, "{}", results[1].2);
     assert!(!results[2].1);
+    assert!(results[2].2.contains("read-only"), "{}", results[2].2);
+    assert_eq!(setup.read("locked.txt"), "locked\n");
+    assert!(!results[3].1);
     assert_eq!(
         fs::read(setup.ws.join("blob.bin")).expect("blob"),
         b"\x00\x01binary"

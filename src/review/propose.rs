@@ -5,7 +5,8 @@
 //! made by the tool's own matching and replacement
 //! ([`crate::tools::edit_file::propose`]), `write_file`'s is its content.
 //! Where no proposal can be made because the call would fail anyway (a
-//! missing `old_string`, a bad path, bad arguments) the call just runs, so
+//! missing `old_string`, a bad path, bad arguments, a file protected from
+//! writing) the call just runs, so
 //! the model gets the tool's own error; where it fails only because the
 //! file cannot be shown as text (binary, too large, unreadable), the user
 //! is asked yes or no instead, as for any other edit.
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 use super::{ChangeProposal, FileProposal};
 use crate::conversation::ToolCall;
 use crate::tools::edit_file::{self, MAX_EDIT_BYTES};
+use crate::tools::write_file;
 use crate::tools::{ToolRegistry, parse_arguments};
 use crate::workspace::{OpenError, Workspace, open_regular};
 
@@ -136,7 +138,8 @@ fn propose_write(
     }
 }
 
-/// A one-file proposal, or [`Proposed::Run`] when it changes nothing.
+/// A one-file proposal, or [`Proposed::Run`] when it changes nothing or
+/// the file is protected from writing (the tool's own refusal says so).
 fn ready(
     workspace: &Workspace,
     target: PathBuf,
@@ -146,10 +149,17 @@ fn ready(
     if before.as_deref() == Some(after.as_str()) {
         return Proposed::Run;
     }
+    let shown = workspace.display(&target);
+    if before.is_some()
+        && std::fs::metadata(&target)
+            .is_ok_and(|meta| write_file::check_writable(&target, &meta, &shown).is_err())
+    {
+        return Proposed::Run;
+    }
     Proposed::Ready(Pending {
         proposal: ChangeProposal {
             files: vec![FileProposal {
-                path: workspace.display(&target),
+                path: shown,
                 before,
                 after,
             }],

@@ -11,6 +11,10 @@
 //!
 //! The file keeps its line endings, its final newline (or lack of one) and
 //! its permissions, and is replaced atomically (see `write_file`).
+//!
+//! The new text is made by [`propose`], which writes nothing, so the review
+//! before apply (`crate::review`) shows the user exactly what the tool
+//! would write, and an edit the tool would refuse is never shown.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

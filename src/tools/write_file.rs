@@ -160,7 +160,7 @@ fn first_missing_ancestor(dir: &Path) -> Option<PathBuf> {
 /// Refuses a file the user protected from writing: no write bit at all
 /// (even for root, who could write it anyway), or no write permission for
 /// glint's user.
-fn check_writable(target: &Path, meta: &Metadata, shown: &str) -> Result<(), ToolError> {
+pub(crate) fn check_writable(target: &Path, meta: &Metadata, shown: &str) -> Result<(), ToolError> {
     let mode = meta.mode() & 0o7777;
     if mode & 0o222 == 0 {
         return Err(ToolError::Failed(format!(
