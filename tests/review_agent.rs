@@ -558,7 +558,14 @@ async fn a_partial_apply_is_a_checkpoint_naming_the_call_and_undo_restores_the_f
         listing.contains("write_file list.txt (modified) [call_1]"),
         "{listing}"
     );
-    store.undo(1, false).expect("undo");
+    let report = store.undo(1, false).expect("undo");
+    assert!(
+        report
+            .note_for_model()
+            .contains("- write_file call call_1 (list.txt: overwrote"),
+        "{}",
+        report.note_for_model()
+    );
     assert_eq!(setup.read("list.txt"), twenty_lines());
     assert_no_temp_files(&setup.ws);
 }

@@ -81,8 +81,15 @@ impl UndoReport {
             "[glint] The user undid these changes of yours; the files are back as they were before each call:\n",
         );
         for checkpoint in &self.undone {
+            // The call id, where known, names the very call taken back.
+            let call = checkpoint
+                .meta
+                .call_id
+                .as_deref()
+                .map(|id| format!(" call {id}"))
+                .unwrap_or_default();
             note.push_str(&format!(
-                "- {} ({}): {}\n",
+                "- {}{call} ({}): {}\n",
                 checkpoint.meta.tool,
                 checkpoint.meta.summary,
                 files_line(&checkpoint.meta.files)
