@@ -54,6 +54,11 @@ struct Pty {
 
 impl Pty {
     fn spawn(args: &[&str], workspace: &Path, home: &Path) -> Pty {
+        Pty::spawn_with_env(args, workspace, home, &[])
+    }
+
+    /// [`Pty::spawn`] with these environment variables set too.
+    fn spawn_with_env(args: &[&str], workspace: &Path, home: &Path, env: &[(&str, &str)]) -> Pty {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -71,6 +76,9 @@ impl Pty {
         command.env("GLINT_LOG_FILE", home.join("glint.log"));
         command.env_remove("NO_COLOR");
         command.env_remove("GLINT_MODEL");
+        for (name, value) in env {
+            command.env(name, value);
+        }
         let child = pair.slave.spawn_command(command).unwrap();
         drop(pair.slave);
         let reader = pair.master.try_clone_reader().unwrap();
@@ -356,4 +364,151 @@ fn a_local_model_loads_without_its_output_reaching_the_screen() {
             "`{noise}` reached the screen:\n{everything}"
         );
     }
+}
+
+/// The notes file the review tests start from; the scripted model
+/// (tests/scripts/review_two_hunks.json) changes its second and last lines.
+const ORIGINAL_NOTES: &str =
+    "# Notes\nalpha\nbeta\ngamma\ndelta\nepsilon\nzeta\neta\ntheta\niota\nkappa\nlambda\n";
+
+/// glint under `--approval suggest` with the review open on the scripted
+/// model's two-hunk write to notes.txt.
+struct ReviewRun {
+    pty: Pty,
+    notes: std::path::PathBuf,
+    log: std::path::PathBuf,
+    _workspace: tempfile::TempDir,
+    _home: tempfile::TempDir,
+}
+
+impl ReviewRun {
+    fn start(env: &[(&str, &str)]) -> ReviewRun {
+        let workspace = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let notes = workspace.path().join("notes.txt");
+        std::fs::write(&notes, ORIGINAL_NOTES).unwrap();
+        // The script, with a prompt log of this test's own.
+        let source =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/review_two_hunks.json");
+        let mut body: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(source).unwrap()).unwrap();
+        let log = home.path().join("prompts.jsonl");
+        body["prompt_log"] = serde_json::Value::String(log.display().to_string());
+        let script = home.path().join("review_two_hunks.json");
+        std::fs::write(&script, body.to_string()).unwrap();
+        let model = format!("script:{}", script.display());
+        let pty = Pty::spawn_with_env(
+            &["--model", &model, "--approval", "suggest"],
+            workspace.path(),
+            home.path(),
+            env,
+        );
+        pty.wait_for("ready");
+        pty.type_text("tidy the notes");
+        pty.send(b"\r");
+        pty.wait_for("review write_file");
+        pty.wait_for("hunk 1 of 2  ○ pending");
+        assert!(
+            pty.parser.lock().unwrap().screen().alternate_screen(),
+            "the review is not full-screen"
+        );
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), ORIGINAL_NOTES);
+        ReviewRun {
+            pty,
+            notes,
+            log,
+            _workspace: workspace,
+            _home: home,
+        }
+    }
+
+    fn notes(&self) -> String {
+        std::fs::read_to_string(&self.notes).unwrap()
+    }
+
+    /// Every prompt the model was sent, in order.
+    fn prompts(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+/// Review before apply, end to end: under `--approval suggest` the scripted
+/// model proposes a two-hunk write; rejecting the first hunk and accepting
+/// the second writes only the second, the model's next prompt says the
+/// first was rejected, and `/undo` puts the original back.
+#[test]
+fn review_rejects_one_hunk_applies_the_other_and_undo_restores() {
+    let mut review = ReviewRun::start(&[]);
+    // n rejects hunk 1 and moves on to hunk 2, which y accepts.
+    review.pty.send(b"n");
+    review.pty.wait_for("hunk 1 of 2  ✗ rejected");
+    review.pty.send(b"y");
+    review.pty.wait_for("every hunk is decided");
+    review.pty.send(b"\r");
+    review.pty.wait_for("the first change was not wanted");
+    assert_eq!(
+        review.notes(),
+        ORIGINAL_NOTES.replace("lambda", "LAMBDA (second hunk)"),
+        "the file does not hold exactly the accepted hunk"
+    );
+    let prompts = review.prompts();
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    let told = &prompts[1];
+    assert!(
+        told.contains("hunk 2 of 2 applied, hunk 1 of 2 rejected"),
+        "the model was not told which hunk was rejected:\n{told}"
+    );
+    assert!(told.contains("ALPHA (first hunk)"), "{told}");
+
+    review.pty.type_text("/undo");
+    review.pty.send(b"\r");
+    review.pty.wait_for("undid:");
+    assert_eq!(review.notes(), ORIGINAL_NOTES);
+
+    review.pty.send(b"\x04");
+    assert!(review.pty.wait_exit().success());
+    assert!(review.pty.cooked(), "raw mode is still on");
+}
+
+/// `e` hands the terminal to `$VISUAL` (here a non-interactive `sed`) and
+/// takes it back: the view shows the user's version, keys still reach it,
+/// and what is applied is the user's text.
+#[test]
+fn review_edits_the_proposal_in_the_users_editor() {
+    let mut review = ReviewRun::start(&[("VISUAL", "sed -i s/ALPHA/Alpha/"), ("EDITOR", "false")]);
+    review.pty.send(b"e");
+    review.pty.wait_for("(edited by you)");
+    review.pty.wait_for("Alpha (first hunk)");
+    assert!(
+        review
+            .pty
+            .parser
+            .lock()
+            .unwrap()
+            .screen()
+            .alternate_screen(),
+        "the review did not come back full-screen after the editor"
+    );
+    // The edit comes back accepted whole; Enter sends it.
+    review.pty.send(b"\r");
+    review.pty.wait_for("the first change was not wanted");
+    assert_eq!(
+        review.notes(),
+        ORIGINAL_NOTES
+            .replace("alpha", "Alpha (first hunk)")
+            .replace("lambda", "LAMBDA (second hunk)")
+    );
+    let prompts = review.prompts();
+    assert!(
+        prompts[1].contains("edited your proposal") && prompts[1].contains("+Alpha (first hunk)"),
+        "the model was not told of the user's edit:\n{}",
+        prompts[1]
+    );
+    review.pty.send(b"\x04");
+    assert!(review.pty.wait_exit().success());
+    assert!(review.pty.cooked(), "raw mode is still on");
 }

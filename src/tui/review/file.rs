@@ -179,8 +179,18 @@ impl FileView {
 fn layout(file: &FileView, theme: &Theme) -> (Vec<Row>, Vec<usize>) {
     let before = file.before.as_deref().unwrap_or("");
     let language = Lang::from_path(Path::new(&file.path));
-    let old = code_lines(language, before, theme);
-    let new = code_lines(language, &file.after, theme);
+    // Highlighting is most of the cost of opening a long diff: the two
+    // texts are parsed at the same time.
+    let old_needed: Vec<Range<usize>> = file.hunks.iter().map(|hunk| hunk.old.clone()).collect();
+    let new_needed: Vec<Range<usize>> = file.hunks.iter().map(|hunk| hunk.new.clone()).collect();
+    let (old, new) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| code_lines(language, before, &old_needed, theme));
+        let new = code_lines(language, &file.after, &new_needed, theme);
+        let old = old
+            .join()
+            .unwrap_or_else(|_| code_lines(None, before, &old_needed, theme));
+        (old, new)
+    });
     let old_count = line_count(before);
     let new_count = line_count(&file.after);
     let digits = old_count.max(new_count).max(1).to_string().len();
@@ -275,13 +285,73 @@ fn line_count(text: &str) -> usize {
 }
 
 /// `text`'s lines highlighted for `language`, with tabs expanded and line
-/// endings dropped, ready to draw.
-fn code_lines(language: Option<Lang>, text: &str, theme: &Theme) -> Vec<Vec<Span<'static>>> {
+/// endings dropped, ready to draw. Only the lines in `needed` are drawn:
+/// a long text is highlighted in windows around them, each starting
+/// [`LEAD_LINES`] earlier so the parser has the code's context, since
+/// highlighting all of a long file would hold up the view's opening for
+/// rows it never shows. Lines outside `needed` may come back empty.
+fn code_lines(
+    language: Option<Lang>,
+    text: &str,
+    needed: &[Range<usize>],
+    theme: &Theme,
+) -> Vec<Vec<Span<'static>>> {
     if text.is_empty() {
         return Vec::new();
     }
     let language = language.filter(|_| text.len() <= HIGHLIGHT_LIMIT);
-    highlight_code(language, text, Style::new(), theme)
+    let total = line_count(text);
+    if total <= WHOLE_LINES {
+        return drawable(highlight_code(language, text, Style::new(), theme));
+    }
+    // Byte offset of every line's start, and of the text's end.
+    let mut offsets: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
+    if offsets.last() != Some(&text.len()) {
+        offsets.push(text.len());
+    }
+    let mut lines = vec![Vec::new(); total];
+    for window in windows(needed, total) {
+        let (Some(&from), Some(&to)) = (offsets.get(window.start), offsets.get(window.end)) else {
+            continue;
+        };
+        let highlighted = highlight_code(language, &text[from..to], Style::new(), theme);
+        for (line, spans) in window.zip(drawable(highlighted)) {
+            lines[line] = spans;
+        }
+    }
+    lines
+}
+
+/// Texts of at most this many lines are highlighted whole.
+const WHOLE_LINES: usize = 2_000;
+/// Lines highlighted before a needed one, for the parser's context.
+const LEAD_LINES: usize = 200;
+
+/// The line windows to highlight: each needed range and the lines leading
+/// to it, overlapping ones merged, within `total` lines.
+fn windows(needed: &[Range<usize>], total: usize) -> Vec<Range<usize>> {
+    let mut ranges: Vec<Range<usize>> = needed
+        .iter()
+        .filter(|range| !range.is_empty())
+        .map(|range| range.start.saturating_sub(LEAD_LINES)..range.end.min(total))
+        .collect();
+    ranges.sort_by_key(|range| range.start);
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// Highlighted lines as a terminal can draw them: tabs expanded, carriage
+/// returns dropped.
+fn drawable(lines: Vec<Vec<Span<'static>>>) -> Vec<Vec<Span<'static>>> {
+    lines
         .into_iter()
         .map(|spans| {
             spans
@@ -390,5 +460,37 @@ mod tests {
             panic!("not a code row");
         };
         assert_eq!(code.to_string(), "    x");
+    }
+
+    #[test]
+    fn windows_lead_into_each_range_and_merge() {
+        assert_eq!(
+            windows(&[300..310, 450..460, 2000..2001], 2500),
+            vec![100..460, 1800..2001]
+        );
+        assert_eq!(windows(&[5..9, 0..0], 8), vec![0..8]);
+    }
+
+    #[test]
+    fn a_long_file_is_highlighted_around_its_hunks_as_a_whole_file_would_be() {
+        let theme = Theme::colored();
+        let text: String = (0..5000)
+            .map(|i| format!("fn f{i}() {{ let s = \"{i}\"; }}\n"))
+            .collect();
+        let whole = drawable(highlight_code(
+            Some(Lang::Rust),
+            &text,
+            Style::new(),
+            &theme,
+        ));
+        let lines = code_lines(
+            Some(Lang::Rust),
+            &text,
+            std::slice::from_ref(&(4000..4007)),
+            &theme,
+        );
+        assert_eq!(lines.len(), 5000);
+        assert_eq!(lines[4000..4007], whole[4000..4007]);
+        assert!(lines[100].is_empty());
     }
 }
