@@ -101,7 +101,7 @@ mod tests {
         assert!(!is_error);
         assert_eq!(
             text,
-            "line one\nline two\n[image: image/png, 7 bytes; not shown]\n[resource file:///a.bin: application/octet-stream, 3 bytes; not shown]\n[resource file:///a.txt]\nhello"
+            "line one\nline two\n[image: image/png, 8 bytes; not shown]\n[resource file:///a.bin: application/octet-stream, 3 bytes; not shown]\n[resource file:///a.txt]\nhello"
         );
     }
 

@@ -18,16 +18,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use super::client::Connection;
 use super::config::ServerConfig;
+use super::report;
 use super::tool::{McpTool, full_name};
-use super::{arguments, content, report};
 use crate::conversation::ToolSpec;
-use crate::tools::{ToolError, ToolOutput, one_line};
 
 /// What a conversation's next turn needs from the MCP servers.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -84,7 +81,7 @@ pub struct McpManager {
 /// server processes per glint process.
 static SESSION: Mutex<Option<Weak<McpManager>>> = Mutex::new(None);
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -204,7 +201,7 @@ impl McpManager {
         });
     }
 
-    fn mark_exited(&self, index: usize, connection: &Arc<Connection>) {
+    pub(super) fn mark_exited(&self, index: usize, connection: &Arc<Connection>) {
         if self.stopping.load(Ordering::SeqCst) {
             return;
         }
@@ -227,7 +224,7 @@ impl McpManager {
         self.changed.notify_waiters();
     }
 
-    fn notice(&self, message: String) {
+    pub(super) fn notice(&self, message: String) {
         tracing::warn!("{message}");
         lock(&self.notices).push(message);
     }
@@ -311,7 +308,7 @@ impl McpManager {
         }
     }
 
-    async fn refresh_server(&self, server: &Server) {
+    pub(super) async fn refresh_server(&self, server: &Server) {
         let connection = match &*lock(&server.state) {
             State::Ready { connection, .. } if !connection.is_closed() => connection.clone(),
             _ => return,
@@ -369,7 +366,7 @@ impl McpManager {
     }
 
     /// The configured server whose tools are named like `name`.
-    fn server_of(&self, name: &str) -> Option<&Server> {
+    pub(super) fn server_of(&self, name: &str) -> Option<&Server> {
         self.servers
             .iter()
             .filter(|s| name.starts_with(&full_name(&s.config.name, "")))
@@ -389,114 +386,6 @@ impl McpManager {
     pub fn time_limit(&self, name: &str) -> Option<Duration> {
         self.server_of(name)
             .map(|s| s.config.tool_timeout + Duration::from_secs(10))
-    }
-
-    /// Calls the MCP tool `name`; `None` when no configured server's tools
-    /// are named like it.
-    pub async fn call(
-        &self,
-        name: &str,
-        arguments: &Map<String, Value>,
-        cancel: &CancellationToken,
-    ) -> Option<Result<ToolOutput, ToolError>> {
-        let server = self.server_of(name)?;
-        Some(self.call_on(server, name, arguments, cancel).await)
-    }
-
-    async fn call_on(
-        &self,
-        server: &Server,
-        name: &str,
-        arguments: &Map<String, Value>,
-        cancel: &CancellationToken,
-    ) -> Result<ToolOutput, ToolError> {
-        let server_name = &server.config.name;
-        // A tool the server added since the last turn is found by listing
-        // again (from cache when nothing changed).
-        let listed = matches!(&*lock(&server.state), State::Ready { tools, .. } if tools.iter().any(|t| t.full_name == name));
-        if !listed {
-            self.refresh_server(server).await;
-        }
-        let (connection, tool) = match &*lock(&server.state) {
-            State::Ready { connection, tools } => {
-                match tools.iter().find(|t| t.full_name == name) {
-                    Some(tool) => (connection.clone(), tool.clone()),
-                    None => {
-                        let offered: Vec<&str> =
-                            tools.iter().map(|t| t.full_name.as_str()).collect();
-                        return Err(ToolError::Failed(format!(
-                            "MCP server `{server_name}` has no tool `{}`; its tools: {}.",
-                            one_line(name, 80),
-                            if offered.is_empty() {
-                                "none".to_string()
-                            } else {
-                                offered.join(", ")
-                            }
-                        )));
-                    }
-                }
-            }
-            state => return Err(ToolError::Failed(report::unavailable(server_name, state))),
-        };
-        let arguments = arguments::checked(&tool.spec, arguments::typed(&tool.spec, arguments))?;
-        let limit = server.config.tool_timeout;
-        let mut closed = connection.closed.clone();
-        let result = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Err(ToolError::Cancelled),
-            // A server that dies mid-call never answers: stop waiting.
-            _ = closed.wait_for(|closed| *closed) => Ok(Err(rmcp::ServiceError::TransportClosed)),
-            result = tokio::time::timeout(limit, connection.call(&tool.name, arguments)) => result,
-        };
-        match result {
-            Ok(Ok(result)) => {
-                let (text, is_error) = content::result_text(&result);
-                if is_error {
-                    return Err(ToolError::Failed(format!(
-                        "The MCP tool `{}` of server `{server_name}` reported an error: {text}",
-                        tool.name
-                    )));
-                }
-                // The whole text on one line: a result's first line is often
-                // only a heading or a brace.
-                let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                let summary = format!("{server_name}: {} → {}", tool.name, one_line(&flat, 120));
-                Ok(ToolOutput {
-                    content: text,
-                    summary,
-                })
-            }
-            Ok(Err(rmcp::ServiceError::McpError(error))) => Err(ToolError::Failed(format!(
-                "MCP server `{server_name}` refused the call to `{}`: {}",
-                tool.name, error.message
-            ))),
-            Ok(Err(error)) => {
-                if connection.is_closed() {
-                    if let Some(index) = self.servers.iter().position(|s| std::ptr::eq(s, server)) {
-                        self.mark_exited(index, &connection);
-                    }
-                    return Err(ToolError::Failed(report::unavailable(
-                        server_name,
-                        &*lock(&server.state),
-                    )));
-                }
-                Err(ToolError::Failed(format!(
-                    "The call to MCP server `{server_name}` failed: {error}"
-                )))
-            }
-            Err(_) => {
-                self.notice(format!(
-                    "MCP server `{server_name}` did not answer a call to `{}` within {} (tool_timeout_sec); the call was cancelled",
-                    tool.name,
-                    shown(limit)
-                ));
-                Err(ToolError::Failed(format!(
-                    "MCP server `{server_name}` did not answer within {} (its tool_timeout_sec), so the call to `{}` was cancelled; try a smaller request or do without it.",
-                    shown(limit),
-                    tool.name
-                )))
-            }
-        }
     }
 
     /// Whether every enabled server started.

@@ -9,10 +9,12 @@
 //! - `tool`, `arguments`, `content`: a server's tool as a glint tool spec
 //!   (`mcp__SERVER__TOOL`), its arguments typed by its schema, its result
 //!   as text.
+//! - `call`: one call of a server's tool, with its limits.
 //! - `report`: what glint tells the user and the model about servers.
 //! - [`command`]: `glint mcp list`.
 
 mod arguments;
+mod call;
 mod client;
 pub mod command;
 pub mod config;
