@@ -18,6 +18,8 @@ pub enum SlashCommand {
     Checkpoints,
     /// `/approvals` shows the approval policy; `/approvals POLICY` switches.
     Approvals(Option<String>),
+    /// `/mcp` shows the MCP servers, their state and tools.
+    Mcp,
     /// `/sessions` lists the workspace's sessions.
     Sessions,
     /// `/resume [ID]` takes a session up again (default: the latest other
@@ -73,6 +75,12 @@ pub const COMMANDS: &[CommandInfo] = &[
                 (!arg.is_empty()).then(|| arg.to_string()),
             ))
         },
+    },
+    CommandInfo {
+        name: "mcp",
+        usage: "/mcp",
+        help: "the MCP servers: state and tools",
+        parse: |arg| only(arg, "mcp", SlashCommand::Mcp),
     },
     CommandInfo {
         name: "undo",

@@ -173,6 +173,10 @@ impl App {
                 self.run_approvals_command(arg.as_deref());
                 Vec::new()
             }
+            SlashCommand::Mcp => {
+                self.push_entry(Entry::Notice(crate::mcp::status_report()));
+                Vec::new()
+            }
             command @ (SlashCommand::Undo { .. } | SlashCommand::Checkpoints) => {
                 self.run_checkpoint_command(command);
                 Vec::new()
