@@ -296,6 +296,31 @@ fn whole_file_whole_proposal_and_a_note() {
         })
     );
 
+    // A paste goes into the note being typed, never to the hidden composer.
+    let mut review = Review::open(files.clone(), Theme::plain(), 80, 30);
+    review.app.on_paste("pasted");
+    review.keys("m");
+    review.app.on_paste("use\nthe builder");
+    assert_eq!(
+        review.keys("\nA\tA\n"),
+        approve(ReviewAnswer {
+            files: vec![FileVerdict::Accept, FileVerdict::Accept],
+            note: "use the builder".into(),
+        })
+    );
+    review.app.on_agent_event(
+        Event::RunFinished {
+            status: glint::agent::RunStatus::Completed,
+            turns: 1,
+            answer: None,
+            error: None,
+            usage: glint::engine::Usage::default(),
+        },
+        Instant::now(),
+    );
+    // The composer is empty: Enter sends nothing.
+    assert_eq!(review.keys("\n"), vec![]);
+
     let mut review = Review::open(files, Theme::plain(), 80, 30);
     review.keys("a\tn");
     assert_eq!(

@@ -87,6 +87,11 @@ impl App {
 
     /// Bracketed paste: into the composer (or ignored under the pager).
     pub fn on_paste(&mut self, text: &str) {
+        if let Some(review) = self.review.as_mut() {
+            review.paste(text);
+            self.dirty = true;
+            return;
+        }
         if self.pager.is_none() {
             self.composer.handle_paste(text);
             self.dirty = true;

@@ -175,6 +175,14 @@ impl ReviewView {
         ReviewAction::None
     }
 
+    /// A bracketed paste: into the note being typed (one line: the note is
+    /// a sentence for the model), else nowhere.
+    pub fn paste(&mut self, text: &str) {
+        if let Some(typed) = self.typing.as_mut() {
+            typed.push_str(&text.replace(['\r', '\n'], " "));
+        }
+    }
+
     fn submit(&mut self) -> ReviewAction {
         let pending = self.pending();
         if pending == 0 {
