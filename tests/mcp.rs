@@ -550,7 +550,7 @@ fn tools_added_mid_session_are_announced_in_a_message_and_the_prompt_extends() {
     let announced = &prompts[1][prompts[0].len()..];
     assert!(
         announced.contains("New tools from MCP servers")
-            && announced.contains("\"name\":\"mcp__dyn__double\"")
+            && announced.contains("\"name\": \"mcp__dyn__double\"")
             && announced.contains("Doubles n."),
         "the second prompt does not announce the new tool:\n{announced}"
     );
@@ -738,4 +738,115 @@ mod pty {
         pty.send(line.as_bytes());
         pty.send(b"\r");
     }
+}
+
+/// A streamable-HTTP server on the official MCP Python SDK (installed with
+/// the reference servers) that refuses requests without the bearer token.
+const HTTP_SERVER: &str = r#"
+import sys, uvicorn
+from mcp.server.mcpserver import MCPServer
+app = MCPServer("web")
+@app.tool()
+def add(a: int, b: int) -> str:
+    """Adds two integers."""
+    return str(a + b)
+inner = app.streamable_http_app()
+async def guarded(scope, receive, send):
+    if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != b"Bearer s3cret":
+        await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"unauthorized"})
+        return
+    await inner(scope, receive, send)
+uvicorn.run(guarded, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"#;
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_streamable_http_server_is_reached_with_its_bearer_token() {
+    let servers = servers();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = workspace(&format!(
+        "[mcp_servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\nbearer_token_env_var = \"GLINT_TEST_WEB_TOKEN\"\n"
+    ));
+    let script_path = dir.path().join("http_server.py");
+    std::fs::write(&script_path, HTTP_SERVER).expect("server");
+    let _server = KillOnDrop(
+        Command::new(&servers.python)
+            .arg(&script_path)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the HTTP server starts"),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < DEADLINE, "the HTTP server never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let list = |token: Option<&str>| {
+        let mut command = glint(&ws(&dir));
+        command.args(["mcp", "list"]);
+        match token {
+            Some(token) => command.env("GLINT_TEST_WEB_TOKEN", token),
+            None => command.env_remove("GLINT_TEST_WEB_TOKEN"),
+        };
+        let output = finish(command);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = list(Some("s3cret"));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("web  ready, 1 tool"), "{stdout}");
+    assert!(
+        stdout.contains("  mcp__web__add  [may change things]  Adds two integers."),
+        "{stdout}"
+    );
+    let (code, stdout) = list(None);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "web  failed to start: the environment variable GLINT_TEST_WEB_TOKEN is not set"
+        ),
+        "{stdout}"
+    );
+    // The server's 401 ends the handshake: the token was what let it in.
+    let (code, stdout) = list(Some("wrong"));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("web  failed to start: the MCP handshake"),
+        "{stdout}"
+    );
+
+    let mut command = glint(&ws(&dir));
+    command
+        .args(["--task", "Add 2 and 40.", "--model"])
+        .arg(format!("script:{}", script("mcp_http.json").display()))
+        .arg("--json")
+        .env("GLINT_TEST_WEB_TOKEN", "s3cret");
+    let output = finish(command);
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .collect();
+    assert_completed(&events, &output);
+    let (started, finished) = calls(&events)[0];
+    assert_eq!(started["arguments"], serde_json::json!({"a": 2, "b": 40}));
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert_eq!(finished["output"], "42");
 }

@@ -38,7 +38,8 @@ pub(super) fn announcement(added: &[&McpTool], removed: &[String]) -> Option<Str
             "[glint] New tools from MCP servers can be called from now on, exactly like the tools listed at the start:\n<tools>\n",
         );
         for tool in added {
-            text.push_str(&tool.spec.0.to_string());
+            // As the prompt's own tool list writes each tool.
+            text.push_str(&crate::glm::python_json(&tool.spec.0));
             text.push('\n');
         }
         text.push_str("</tools>");
