@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::agent::{AgentHandle, Event, RunStatus};
 use crate::engine::local::LoadEvent;
+use crate::tools::update_plan::{PlanItem, StepStatus};
 use crate::tools::{one_line, printable};
 
 /// Exit codes of a headless run.
@@ -308,6 +309,10 @@ impl Printer {
                 let _ = writeln!(err, "glint: warning: {}", printable(message));
             }
             Event::TurnStarted { .. } => self.turn_text.clear(),
+            Event::PlanUpdated { explanation, plan } => {
+                self.close_reasoning(&mut err);
+                let _ = write!(err, "{}", plan_lines(explanation.as_deref(), plan));
+            }
             // Headless runs cannot ask: the core refuses instead of asking.
             Event::RunStarted { .. }
             | Event::Reasoning { .. }
@@ -339,6 +344,30 @@ fn write_json_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// A plan for plain output: a `plan:` line (with the explanation, when the
+/// model gave one), then one line per step marked `[x]` completed, `[>]` in
+/// progress or `[ ]` pending.
+fn plan_lines(explanation: Option<&str>, plan: &[PlanItem]) -> String {
+    let mut out = String::from("plan:");
+    if let Some(explanation) = explanation.filter(|e| !e.trim().is_empty()) {
+        out.push(' ');
+        out.push_str(&printable(&one_line(explanation, 160)));
+    }
+    out.push('\n');
+    for item in plan {
+        let mark = match item.status {
+            StepStatus::Completed => "[x]",
+            StepStatus::InProgress => "[>]",
+            StepStatus::Pending => "[ ]",
+        };
+        out.push_str(&format!(
+            "  {mark} {}\n",
+            printable(&one_line(&item.step, 160))
+        ));
+    }
+    out
 }
 
 /// The argument that best identifies a call, for progress lines.

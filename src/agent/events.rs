@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::{FinishReason, Usage};
 use crate::review::ChangeProposal;
+use crate::tools::update_plan::PlanItem;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +104,13 @@ pub enum Event {
         tool: String,
         /// What the call would change, file by file.
         proposal: ChangeProposal,
+    },
+    /// The model recorded its plan (a successful `update_plan` call): the
+    /// whole plan, in order, which replaces the previous one.
+    PlanUpdated {
+        /// Why the plan changed, when the model said.
+        explanation: Option<String>,
+        plan: Vec<PlanItem>,
     },
     /// Something the user should know that does not stop the run: an
     /// operation the core could not take (a submit while busy), a repeated

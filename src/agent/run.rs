@@ -12,7 +12,8 @@ use crate::approval::Gated;
 use crate::conversation::{Message, ToolCall};
 use crate::engine::{FinishReason, ModelEvent, TurnRequest, Usage};
 use crate::glm::ParsedToolCall;
-use crate::tools::{ToolContext, ToolOutcome};
+use crate::tools::update_plan::{Plan, latest_plan};
+use crate::tools::{Tool, ToolContext, ToolOutcome, UpdatePlan};
 
 mod recording;
 
@@ -44,6 +45,9 @@ pub(super) struct Session {
     next_call_id: u64,
     events: UnboundedSender<Event>,
     repeats: RepeatGuard,
+    /// The latest plan the model recorded with `update_plan`, kept so that
+    /// a compaction can carry it over.
+    plan: Option<Plan>,
     /// The session log, when the session is recorded.
     recorder: Option<recording::Recorder>,
 }
@@ -63,14 +67,23 @@ impl Session {
             })
             .sum();
         let repeats = RepeatGuard::new(config.guards.doom_loop_threshold);
+        let plan = latest_plan(&messages);
         Session {
             config,
             messages,
             next_call_id: earlier_calls as u64 + 1,
             events,
             repeats,
+            plan,
             recorder: None,
         }
+    }
+
+    /// The session's current plan (also after a model switch or a resume,
+    /// found again in the conversation).
+    #[allow(dead_code, reason = "for compaction, which keeps the plan")]
+    pub(super) fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
     }
 
     pub(super) fn into_messages(self) -> Vec<Message> {
@@ -418,6 +431,22 @@ impl Session {
             summary: outcome.summary,
             output: outcome.content,
         });
+        if outcome.ok && call.function.name == UpdatePlan::NAME {
+            self.record_plan(call);
+        }
+    }
+
+    /// Keeps the plan of a successful `update_plan` call and tells the
+    /// front ends.
+    fn record_plan(&mut self, call: &ToolCall) {
+        let Ok(plan) = Plan::from_arguments(&call.function.arguments) else {
+            return;
+        };
+        self.emit(Event::PlanUpdated {
+            explanation: plan.explanation.clone(),
+            plan: plan.plan.clone(),
+        });
+        self.plan = Some(plan);
     }
 }
 

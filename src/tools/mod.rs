@@ -92,6 +92,7 @@ builtin_tools! {
     git_commit => GitCommit,
     code_outline => CodeOutline,
     find_symbol => FindSymbol,
+    update_plan => UpdatePlan,
 }
 
 /// The embedded tool JSON files as `(name, json text)`, so tests can check

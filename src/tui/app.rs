@@ -111,6 +111,8 @@ pub struct App {
     pub(super) approval: Option<ApprovalPrompt>,
     /// The session's approval state (`/approvals`).
     pub(super) approvals: Approvals,
+    /// The model's latest plan, shown above the composer.
+    pub(super) plan: super::plan::PlanPanel,
     /// An edit waiting for review (full-screen, see `review/`).
     pub(super) review: Option<super::review::ReviewView>,
 }
@@ -142,6 +144,7 @@ impl App {
             quit: false,
             approval: None,
             approvals: Approvals::default(),
+            plan: Default::default(),
             review: None,
         }
     }
@@ -406,6 +409,7 @@ impl App {
                 return self.send_queued();
             }
             Event::Warning { message } => self.push_entry(Entry::Warning(message)),
+            Event::PlanUpdated { explanation, plan } => self.plan.update(explanation, plan),
             Event::ApprovalRequested {
                 id,
                 tool,
@@ -488,6 +492,7 @@ impl App {
         self.queued.clear();
         self.status.context_used = None;
         self.status.turn_tokens = None;
+        self.plan.clear();
     }
 }
 

@@ -14,6 +14,7 @@ mod input;
 mod live;
 pub mod markdown;
 mod pager;
+mod plan;
 mod review;
 mod screen;
 mod session;

@@ -148,6 +148,7 @@ impl App {
                 ));
             }
         }
+        lines.extend(self.plan.lines(width, theme));
         for message in &self.queued {
             let note = if self.model_ready() {
                 "queued until this run ends: "
