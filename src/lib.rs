@@ -18,6 +18,7 @@ pub mod logging;
 pub mod mcp;
 pub mod prompts;
 pub mod protocol_cmd;
+pub mod repomap;
 pub mod review;
 pub mod scratch;
 pub mod session;

@@ -54,8 +54,11 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     args.apply_config(&config, matches);
     args.resolve_writable_roots()?;
     let patch_out = args.patch_out()?;
+    // Built in the background from now on, from the workspace itself (a
+    // scratch copy has the same files and would never hit the cache).
+    let repo_map = glint::repomap::RepoMapSettings::from_config(&config).start(workspace.root());
     let Some(task) = args.task.as_deref() else {
-        return run_interactive(args, workspace);
+        return run_interactive(args, workspace, repo_map);
     };
     let task = read_task(task)?;
     let session = glint::session::command::open_for_run(&args, workspace.root())?;
@@ -93,7 +96,7 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     for warning in &session.warnings {
         headless::print_warning(options, warning);
     }
-    let system_prompt = system_prompt.text;
+    let system_prompt = system_prompt.with_repo_map(repo_map);
     let code = runtime.block_on(async move {
         let progress: LoadProgress =
             Arc::new(move |event: LoadEvent| headless::print_load_event(options, &event));
@@ -124,7 +127,11 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
 }
 
 /// `glint` with no `--task`: the interactive app in this workspace.
-fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
+fn run_interactive(
+    args: RunArgs,
+    workspace: Workspace,
+    repo_map: Option<glint::repomap::RepoMapJob>,
+) -> Result<u8> {
     if args.json || args.show_reasoning {
         bail!(
             "--json and --show-reasoning apply to headless runs; add --task \"...\" (the app shows reasoning with Ctrl-R)"
@@ -149,7 +156,7 @@ fn run_interactive(args: RunArgs, workspace: Workspace) -> Result<u8> {
             open_options: args.open_options(),
             workspace,
             tools,
-            system_prompt: system_prompt.text,
+            system_prompt: system_prompt.with_repo_map(repo_map),
             max_turns: args.max_turns,
             thinking: !args.no_thinking,
             shell: args.shell_policy(),

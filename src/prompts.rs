@@ -1,21 +1,21 @@
 //! Model-facing text from `prompts/`, filled in for the session.
 
-use std::path::Path;
+mod agents_md;
+mod source;
 
-use minijinja::{Environment, context};
+use std::path::Path;
+use std::sync::Arc;
+
+use minijinja::Environment;
 use serde::Serialize;
 
+use crate::repomap::RepoMapJob;
 use crate::tools::ToolRegistry;
-use crate::workspace::{Workspace, WorkspaceError};
+
+pub use agents_md::AGENTS_MD_MAX_BYTES;
+pub use source::{REPO_MAP_WAIT, SystemPromptSource};
 
 const SYSTEM_TEMPLATE: &str = include_str!("../prompts/system.md");
-
-/// AGENTS.md beyond this size is cut, so one oversized file cannot crowd the
-/// task out of the context window.
-pub const AGENTS_MD_MAX_BYTES: usize = 32 * 1024;
-
-/// The project instructions file, at the workspace root.
-const AGENTS_MD: &str = "AGENTS.md";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
@@ -28,19 +28,43 @@ pub enum PromptError {
 /// AGENTS.md that was skipped), one line each, for the front ends to show.
 #[derive(Debug, Clone)]
 pub struct SystemPrompt {
+    /// The prompt without a repo map.
     pub text: String,
     pub warnings: Vec<String>,
+    /// What it was filled in from, to fill it in again with the map.
+    inputs: Arc<PromptInputs>,
 }
 
-#[derive(Serialize)]
+impl SystemPrompt {
+    /// The prompt as an agent takes it: with the repo map `job` builds
+    /// added at the first turn, when it is ready by then (see
+    /// [`SystemPromptSource`]); as it is without a job.
+    pub fn with_repo_map(&self, job: Option<RepoMapJob>) -> SystemPromptSource {
+        SystemPromptSource::new(self.text.clone(), job.map(|job| (job, self.inputs.clone())))
+    }
+}
+
+/// Everything `prompts/system.md` is filled in with.
+#[derive(Debug, Clone, Serialize)]
+struct PromptInputs {
+    workspace: String,
+    os: String,
+    date: String,
+    tools: Vec<ToolLine>,
+    agents_md: Option<String>,
+    repo_map: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 struct ToolLine {
     name: String,
     summary: String,
 }
 
 /// Fills `prompts/system.md` for a session in `workspace`, adding the
-/// workspace's AGENTS.md when it has one. Warnings (an AGENTS.md that could
-/// not be used) are logged; [`build_system_prompt`] returns them instead.
+/// AGENTS.md files from the repository root down to the workspace.
+/// Warnings (an AGENTS.md that could not be used) are logged;
+/// [`build_system_prompt`] returns them instead.
 pub fn system_prompt(
     workspace: &Path,
     tools: &ToolRegistry,
@@ -60,7 +84,7 @@ pub fn build_system_prompt(
     date: &str,
 ) -> Result<SystemPrompt, PromptError> {
     let mut warnings = Vec::new();
-    let agents_md = read_agents_md(workspace, &mut warnings);
+    let agents_md = agents_md::read_agents_md(workspace, &mut warnings);
     let tools: Vec<ToolLine> = tools
         .specs()
         .iter()
@@ -74,20 +98,28 @@ pub fn build_system_prompt(
             ),
         })
         .collect();
+    let inputs = PromptInputs {
+        workspace: workspace.display().to_string(),
+        os: format!("{} ({})", std::env::consts::OS, std::env::consts::ARCH),
+        date: date.to_string(),
+        tools,
+        agents_md,
+        repo_map: None,
+    };
+    Ok(SystemPrompt {
+        text: render(&inputs)?,
+        warnings,
+        inputs: Arc::new(inputs),
+    })
+}
+
+/// `prompts/system.md` filled in with `inputs`.
+fn render(inputs: &PromptInputs) -> Result<String, PromptError> {
     let mut env = Environment::new();
     env.set_keep_trailing_newline(false);
     env.add_template("system.md", SYSTEM_TEMPLATE)?;
-    let rendered = env.get_template("system.md")?.render(context! {
-        workspace => workspace.display().to_string(),
-        os => format!("{} ({})", std::env::consts::OS, std::env::consts::ARCH),
-        date => date,
-        tools => tools,
-        agents_md => agents_md,
-    })?;
-    Ok(SystemPrompt {
-        text: rendered.trim_end().to_string(),
-        warnings,
-    })
+    let rendered = env.get_template("system.md")?.render(inputs)?;
+    Ok(rendered.trim_end().to_string())
 }
 
 /// [`system_prompt`] dated today (local time).
@@ -105,58 +137,6 @@ pub fn build_system_prompt_today(
 
 fn today() -> String {
     chrono::Local::now().format("%Y-%m-%d").to_string()
-}
-
-/// The workspace's AGENTS.md, read through the workspace's confinement
-/// (symlinks must stay inside it, regular files only) and cut at
-/// [`AGENTS_MD_MAX_BYTES`]. Anything that stops it being used is a warning,
-/// never a failure: glint still starts, without the file.
-fn read_agents_md(workspace: &Path, warnings: &mut Vec<String>) -> Option<String> {
-    let read = Workspace::new(workspace)
-        .and_then(|ws| ws.read_text_capped(AGENTS_MD, AGENTS_MD_MAX_BYTES));
-    let capped = match read {
-        Ok(Some(capped)) => capped,
-        Ok(None) => return None,
-        Err(e) => {
-            warnings.push(format!("{AGENTS_MD} was not used: {}", skip_reason(&e)));
-            return None;
-        }
-    };
-    let text = capped.text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if !capped.truncated {
-        return Some(text.to_string());
-    }
-    warnings.push(format!(
-        "{AGENTS_MD} is {} bytes; only its first {} bytes are in the prompt",
-        capped.total_bytes,
-        capped.text.len()
-    ));
-    Some(format!(
-        "{text}\n[... {AGENTS_MD} cut at {} of {} bytes]",
-        capped.text.len(),
-        capped.total_bytes
-    ))
-}
-
-/// Why AGENTS.md was skipped, in words for the user (the workspace errors
-/// speak to the model).
-fn skip_reason(e: &WorkspaceError) -> String {
-    match e {
-        WorkspaceError::SymlinkOutside { target, .. } => format!(
-            "it is a symlink to {}, outside the workspace, and glint reads only files inside it",
-            target.display()
-        ),
-        WorkspaceError::BrokenSymlink { .. } => {
-            "it is a symlink whose target does not exist".to_string()
-        }
-        WorkspaceError::NotRegularFile { kind, .. } => {
-            format!("it is {kind}, not a regular file")
-        }
-        other => other.to_string(),
-    }
 }
 
 /// The first sentence of a tool description, for the one-line tool list.

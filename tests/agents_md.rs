@@ -179,3 +179,133 @@ fn read_text_capped_confines_and_caps() {
         Err(WorkspaceError::NotRegularFile { .. })
     ));
 }
+
+/// A repository `repo/` (its `.git` a plain directory: only its presence
+/// counts) with the workspace two levels down, at `repo/sub/ws`.
+struct Repo {
+    _dir: tempfile::TempDir,
+    repo: PathBuf,
+    ws: PathBuf,
+    outside: PathBuf,
+}
+
+fn repo() -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let base = fs::canonicalize(dir.path()).unwrap();
+    let repo = base.join("repo");
+    let ws = repo.join("sub/ws");
+    let outside = base.join("outside");
+    fs::create_dir_all(repo.join(".git")).unwrap();
+    fs::create_dir_all(&ws).unwrap();
+    fs::create_dir(&outside).unwrap();
+    Repo {
+        _dir: dir,
+        repo,
+        ws,
+        outside,
+    }
+}
+
+#[test]
+fn agents_md_files_from_the_repository_root_down_nearer_last() {
+    let r = repo();
+    fs::write(r.repo.join("AGENTS.md"), "ROOT-RULE: use tabs.\n").unwrap();
+    fs::write(r.repo.join("sub/AGENTS.md"), "SUB-RULE: no unsafe.\n").unwrap();
+    fs::write(r.ws.join("AGENTS.md"), "WS-RULE: run make check.\n").unwrap();
+    let (text, warnings) = prompt_within_bound(&r.ws).expect("returns");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{text}"))
+    };
+    assert!(at("ROOT-RULE") < at("SUB-RULE") && at("SUB-RULE") < at("WS-RULE"));
+    assert!(at("## AGENTS.md\n\nROOT-RULE") < at("## sub/AGENTS.md\n\nSUB-RULE"));
+    assert!(text.contains("## sub/ws/AGENTS.md\n\nWS-RULE"), "{text}");
+    assert!(text.contains("the later (nearer) one wins"), "{text}");
+
+    // Only some levels have one: those are read, no gaps shown.
+    fs::remove_file(r.repo.join("sub/AGENTS.md")).unwrap();
+    fs::remove_file(r.ws.join("AGENTS.md")).unwrap();
+    let (text, _) = prompt_within_bound(&r.ws).expect("returns");
+    assert!(text.contains("ROOT-RULE"), "{text}");
+    assert!(
+        !text.contains("## AGENTS.md"),
+        "one file reads as before:\n{text}"
+    );
+}
+
+#[test]
+fn without_a_repository_only_the_workspace_agents_md_is_read() {
+    let d = dirs();
+    // `base/` holds the workspace but is no repository.
+    let parent = d.ws.parent().unwrap();
+    fs::write(parent.join("AGENTS.md"), "PARENT-RULE\n").unwrap();
+    fs::write(d.ws.join("AGENTS.md"), "WS-RULE\n").unwrap();
+    let (text, warnings) = prompt_within_bound(&d.ws).expect("returns");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(
+        text.contains("WS-RULE") && !text.contains("PARENT-RULE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_agents_md_above_the_workspace_may_not_link_out_of_the_repository() {
+    let r = repo();
+    fs::write(r.outside.join("secret"), "TOP-SECRET-TOKEN\n").unwrap();
+    symlink(r.outside.join("secret"), r.repo.join("AGENTS.md")).unwrap();
+    // A link inside the repository is fine.
+    fs::write(r.repo.join("docs.md"), "LINKED-RULE\n").unwrap();
+    symlink(r.repo.join("docs.md"), r.repo.join("sub/AGENTS.md")).unwrap();
+    mkfifo(&r.ws.join("AGENTS.md"));
+    let (text, warnings) = prompt_within_bound(&r.ws).expect("no hang on the FIFO");
+    assert!(!text.contains("TOP-SECRET-TOKEN"), "{text}");
+    assert!(text.contains("LINKED-RULE"), "{text}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().any(
+            |w| w.starts_with("AGENTS.md was not used") && w.contains("outside the repository")
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("sub/ws/AGENTS.md was not used") && w.contains("FIFO")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn the_cap_covers_all_files_and_cuts_the_farthest_first() {
+    let r = repo();
+    let near = "N".repeat(AGENTS_MD_MAX_BYTES - 2048);
+    fs::write(r.ws.join("AGENTS.md"), &near).unwrap();
+    fs::write(r.repo.join("sub/AGENTS.md"), "M".repeat(10_000)).unwrap();
+    fs::write(r.repo.join("AGENTS.md"), "FAR-RULE\n").unwrap();
+    let (text, warnings) = prompt_within_bound(&r.ws).expect("returns");
+    // The nearest whole, the next cut to what is left, the farthest out.
+    assert!(text.contains(&near), "the nearest file is whole");
+    assert!(
+        text.contains(&format!(
+            "{}\n[... sub/AGENTS.md cut at 2048 of 10000 bytes]",
+            "M".repeat(2048)
+        )),
+        "{}",
+        &text[text.len().saturating_sub(400)..]
+    );
+    assert!(!text.contains("FAR-RULE"));
+    assert!(
+        text.contains("[... AGENTS.md left out: the AGENTS.md files nearer the workspace use all of the 32768-byte allowance]"),
+        "{text}"
+    );
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("sub/AGENTS.md is 10000 bytes"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].starts_with("AGENTS.md was left out"),
+        "{warnings:?}"
+    );
+}

@@ -32,8 +32,9 @@ pub struct AgentConfig {
     pub model: Arc<dyn Model>,
     pub tools: Arc<ToolRegistry>,
     pub workspace: Workspace,
-    /// The filled-in system prompt; empty for none.
-    pub system_prompt: String,
+    /// The filled-in system prompt (empty for none), settled at the first
+    /// turn, when the repo map is added if it is ready.
+    pub system_prompt: crate::prompts::SystemPromptSource,
     pub max_turns: u32,
     /// Whether the model reasons before answering.
     pub thinking: bool,

@@ -118,8 +118,11 @@ impl Session {
     /// Runs `task` to a final answer, the turn limit, an engine error or
     /// cancellation, and reports which.
     pub(super) async fn run(&mut self, task: String, cancel: CancellationToken) -> RunStatus {
-        if self.messages.is_empty() && !self.config.system_prompt.is_empty() {
-            self.push(Message::system(self.config.system_prompt.clone()));
+        if self.messages.is_empty() {
+            let system = self.config.system_prompt.resolve(&task).await;
+            if !system.is_empty() {
+                self.push(Message::system(system));
+            }
         }
         self.push_task(task.clone());
         self.emit(Event::RunStarted {

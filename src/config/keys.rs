@@ -219,6 +219,26 @@ pub(super) const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        name: "repo_map.enabled",
+        takes: "true or false",
+        set: |c, v| {
+            c.repo_map = Some(v.as_bool().ok_or(())?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "repo_map.max_tokens",
+        takes: "a whole number of tokens from 64 to 65536",
+        set: |c, v| {
+            let tokens = integer_at_least(v, 64)?;
+            if tokens > 65536 {
+                return Err(());
+            }
+            c.repo_map_max_tokens = Some(tokens);
+            Ok(())
+        },
+    },
 ];
 
 /// The key called `name`.

@@ -54,6 +54,10 @@ pub struct Config {
     pub doom_loop_threshold: Option<u32>,
     pub max_retries: Option<u32>,
     pub http_idle_timeout_s: Option<u64>,
+    /// `repo_map.enabled`: whether the system prompt has a repo map.
+    pub repo_map: Option<bool>,
+    /// `repo_map.max_tokens`: the repo map's budget.
+    pub repo_map_max_tokens: Option<u64>,
     /// `[mcp_servers.NAME]`: MCP servers whose tools are offered (checked
     /// complete once every file and `-c` is merged).
     pub mcp_servers: crate::mcp::McpServers,

@@ -29,6 +29,8 @@ mod support;
 pub use support::args::{expected_arguments, parse_arguments};
 use support::blocking::{contained, install_panic_hook, panicked};
 pub(crate) use support::blocking::{run_blocking, run_blocking_cancellable};
+/// Source files and their definitions, which the repo map reads too.
+pub(crate) use support::code;
 /// The languages the code tools parse; the TUI highlights the same ones.
 pub(crate) use support::code::Lang;
 pub use support::output::{count_lines, head_and_tail, one_line, printable, truncate_output};

@@ -23,7 +23,9 @@ pub struct SessionOptions {
     pub open_options: OpenOptions,
     pub workspace: Workspace,
     pub tools: Arc<ToolRegistry>,
-    pub system_prompt: String,
+    /// Settled at each conversation's first turn (see
+    /// [`crate::prompts::SystemPromptSource`]).
+    pub system_prompt: crate::prompts::SystemPromptSource,
     pub max_turns: u32,
     pub thinking: bool,
     pub shell: ShellPolicy,

@@ -210,6 +210,16 @@ pub struct Outline {
 /// Parses `source` and lists its definitions. Syntax errors do not fail:
 /// tree-sitter recovers a tree around them and the outline says so.
 pub fn outline(lang: Lang, source: &[u8]) -> Result<Outline, String> {
+    outline_with_tree(lang, source).map(|(outline, _)| outline)
+}
+
+/// [`outline`], also returning the syntax tree, for callers that read more
+/// from it than definitions (the repo map counts identifiers) without
+/// parsing the file twice.
+pub fn outline_with_tree(
+    lang: Lang,
+    source: &[u8],
+) -> Result<(Outline, tree_sitter::Tree), String> {
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&lang.grammar()).map_err(|e| {
         format!(
@@ -221,10 +231,11 @@ pub fn outline(lang: Lang, source: &[u8]) -> Result<Outline, String> {
         .parse(source, None)
         .ok_or_else(|| format!("the {} parser gave up on this file", lang.name()))?;
     let root = tree.root_node();
-    Ok(Outline {
+    let outline = Outline {
         defs: extract::collect(lang, root, source),
         has_errors: root.has_error(),
-    })
+    };
+    Ok((outline, tree))
 }
 
 /// A source file's bytes, or why it was not read.
