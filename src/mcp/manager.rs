@@ -127,23 +127,19 @@ impl McpManager {
         }
     }
 
-    /// Whether no server is configured.
-    pub fn is_empty(&self) -> bool {
-        self.servers.is_empty()
-    }
-
     async fn start_server(self: Arc<Self>, index: usize) {
         let server = &self.servers[index];
         let name = &server.config.name;
         let limit = server.config.startup_timeout;
         let started =
             tokio::time::timeout(limit, Connection::start(&server.config, &self.workspace)).await;
+        let mut running = None;
         let state = match started {
             Ok(Ok((connection, listed))) => {
                 let connection = Arc::new(connection);
                 let tools = self.offered_tools(server, &listed);
-                self.watch(index, connection.clone());
                 tracing::info!("MCP server `{name}` ready with {} tools", tools.len());
+                running = Some(connection.clone());
                 State::Ready { connection, tools }
             }
             Ok(Err(reason)) => {
@@ -164,6 +160,10 @@ impl McpManager {
             }
         };
         *lock(&server.state) = state;
+        // Watched once it is Ready, so an exit right away is not missed.
+        if let Some(connection) = running {
+            self.watch(index, connection);
+        }
         self.changed.notify_waiters();
     }
 

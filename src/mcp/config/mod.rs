@@ -231,11 +231,6 @@ impl McpServers {
         })
     }
 
-    /// Whether no server is configured at all.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The complete servers, in name order, or the first entry that is not
     /// complete (no command or url, or both, or keys of the other kind).
     pub fn servers(&self) -> Result<Vec<ServerConfig>, McpConfigError> {
