@@ -186,6 +186,8 @@ impl App {
                 self.run_checkpoint_command(command);
                 Vec::new()
             }
+            SlashCommand::Sessions => vec![Effect::ListSessions],
+            SlashCommand::Resume(id) => self.request_resume(id),
             SlashCommand::Quit => self.quit_now(),
         }
     }
@@ -193,8 +195,6 @@ impl App {
     /// Ctrl-T: every entry in full, in the alternate screen.
     fn open_transcript_pager(&mut self) {
         let entries = self.entries.clone();
-            SlashCommand::Sessions => vec![Effect::ListSessions],
-            SlashCommand::Resume(id) => self.request_resume(id),
         let theme = self.theme.clone();
         self.pager = Some(Pager::new("transcript", move |width| {
             let mut rows = Vec::new();
