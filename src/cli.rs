@@ -157,7 +157,7 @@ pub struct RunArgs {
     pub check: Option<CheckCommand>,
 
     /// From the config files only: the agent loop's guards
-    /// (`agent.doom_loop_threshold`, `agent.max_retries`).
+    /// (`agent.doom_loop_threshold`, `agent.max_retries`, `compaction.*`).
     #[arg(skip)]
     pub guards: GuardSettings,
 
@@ -300,6 +300,14 @@ impl RunArgs {
                 .doom_loop_threshold
                 .unwrap_or(defaults.doom_loop_threshold),
             max_retries: config.max_retries.unwrap_or(defaults.max_retries),
+            compaction: crate::agent::compact::CompactionSettings {
+                threshold_percent: config
+                    .compaction_threshold
+                    .unwrap_or(defaults.compaction.threshold_percent),
+                keep_turns: config
+                    .compaction_keep_turns
+                    .unwrap_or(defaults.compaction.keep_turns),
+            },
         };
         self.http_idle_timeout_s = config.http_idle_timeout_s;
         // Checked complete when the config was loaded.
@@ -465,6 +473,14 @@ pub struct CacheCheckArgs {
     /// which each turn's new tokens weigh more).
     #[arg(long)]
     pub no_tools: bool,
+    /// Compact the conversation before this turn, as /compact does (a
+    /// summary turn, then the compacted conversation).
+    #[arg(long, value_name = "TURN")]
+    pub compact_at: Option<u64>,
+    /// Stop before this turn and resume from the session log on a fresh
+    /// engine, as a new glint would.
+    #[arg(long, value_name = "TURN")]
+    pub resume_at: Option<u64>,
     /// Print the per-turn reports as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,

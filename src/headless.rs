@@ -313,6 +313,25 @@ impl Printer {
                 self.close_reasoning(&mut err);
                 let _ = write!(err, "{}", plan_lines(explanation.as_deref(), plan));
             }
+            Event::CompactionStarted { .. } => {}
+            Event::Compacted {
+                reason,
+                tokens_before,
+                tokens_after,
+                elided,
+                summarised,
+                ..
+            } => {
+                self.close_reasoning(&mut err);
+                let line = crate::agent::compact::compacted_line(
+                    *reason,
+                    *tokens_before,
+                    *tokens_after,
+                    elided.len(),
+                    *summarised,
+                );
+                let _ = writeln!(err, "glint: {line}");
+            }
             // Headless runs cannot ask: the core refuses instead of asking.
             Event::RunStarted { .. }
             | Event::Reasoning { .. }

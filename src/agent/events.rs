@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::compact::{CompactionReason, ElidedOutput};
 use crate::engine::{FinishReason, Usage};
 use crate::review::ChangeProposal;
 use crate::tools::update_plan::PlanItem;
@@ -111,6 +112,30 @@ pub enum Event {
         /// Why the plan changed, when the model said.
         explanation: Option<String>,
         plan: Vec<PlanItem>,
+    },
+    /// The conversation is being compacted: the next prompt would have
+    /// reached `compaction.threshold` of the context window, or the user
+    /// asked (`/compact`). A summary turn of the model may follow before
+    /// `compacted`.
+    CompactionStarted {
+        reason: CompactionReason,
+        /// The prompt's tokens now (counted by the engine where it can,
+        /// else estimated).
+        tokens: u64,
+    },
+    /// The conversation was compacted. Old tool outputs were replaced by a
+    /// stub naming the call (`elided`), and, when that was not enough or
+    /// the user asked, older turns by the model's hand-off note
+    /// (`summarised` messages, `summary`). Pinned notes, the plan, the
+    /// user's latest request and the last turns are kept word for word.
+    Compacted {
+        reason: CompactionReason,
+        tokens_before: u64,
+        /// Estimated; the next turn's usage has the engine's count.
+        tokens_after: u64,
+        elided: Vec<ElidedOutput>,
+        summarised: usize,
+        summary: Option<String>,
     },
     /// Something the user should know that does not stop the run: an
     /// operation the core could not take (a submit while busy), a repeated

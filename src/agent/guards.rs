@@ -24,6 +24,9 @@ pub struct GuardSettings {
     /// How many malformed or cut turns in a row the model may retry before
     /// the run fails.
     pub max_retries: u32,
+    /// When the conversation is compacted and what it keeps (the guard
+    /// against outgrowing the context window; `compaction.*` keys).
+    pub compaction: super::compact::CompactionSettings,
 }
 
 /// Default for `agent.doom_loop_threshold`.
@@ -36,6 +39,7 @@ impl Default for GuardSettings {
         GuardSettings {
             doom_loop_threshold: DEFAULT_DOOM_LOOP_THRESHOLD,
             max_retries: DEFAULT_MAX_RETRIES,
+            compaction: Default::default(),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The agent core: takes [`Op`]s, runs the tool-calling loop on a [`Model`],
 //! and emits [`Event`]s. The headless runner and the TUI drive this same core.
 
+pub mod compact;
 mod events;
 mod guards;
 mod ops;
 mod run;
 mod turn_check;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -64,7 +66,6 @@ pub fn spawn(config: AgentConfig) -> AgentHandle {
 /// models. `messages` already holds the system prompt when it has any
 /// message at all.
 pub fn spawn_with_messages(config: AgentConfig, messages: Vec<Message>) -> AgentHandle {
-    let (ops_tx, ops_rx) = unbounded_channel();
     spawn_with_log(config, messages, None)
 }
 
@@ -76,6 +77,7 @@ pub fn spawn_with_log(
     messages: Vec<Message>,
     log: Option<crate::session::SessionLog>,
 ) -> AgentHandle {
+    let (ops_tx, ops_rx) = unbounded_channel();
     let (events_tx, events_rx) = unbounded_channel();
     let task = tokio::spawn(serve(config, messages, log, ops_rx, events_tx));
     AgentHandle {
@@ -117,58 +119,129 @@ impl AgentHandle {
     }
 }
 
-/// The core's main loop: one run at a time, while still listening for ops so
-/// that a cancel reaches a run in progress.
+/// The core's main loop: one run (or compaction) at a time, while still
+/// listening for ops so that a cancel reaches it.
 async fn serve(
     config: AgentConfig,
     messages: Vec<Message>,
-    mut ops: UnboundedReceiver<Op>,
     log: Option<crate::session::SessionLog>,
+    mut ops: UnboundedReceiver<Op>,
     events: UnboundedSender<Event>,
 ) -> Vec<Message> {
     let approvals = config.approval.clone();
     let mut session = Session::new(config, messages, events.clone());
-    while let Some(op) = ops.recv().await {
     session.set_log(log);
-        match op {
+    let requests = session.requests();
+    let busy = Busy {
+        approvals,
+        events,
+        requests,
+    };
+    // Ops that came while an idle compaction ran, taken up after it.
+    let mut deferred: VecDeque<Op> = VecDeque::new();
+    loop {
+        let op = match deferred.pop_front() {
+            Some(op) => op,
+            None => match ops.recv().await {
+                Some(op) => op,
+                None => break,
+            },
+        };
+        let cancel = CancellationToken::new();
+        let stopping = match op {
             Op::Submit { text } => {
-                let cancel = CancellationToken::new();
-                let mut stopping = false;
-                {
-                    let run = session.run(text, cancel.clone());
-                    tokio::pin!(run);
-                    loop {
-                        tokio::select! {
-                            _ = &mut run => break,
-                            op = ops.recv(), if !stopping => match op {
-                                Some(Op::Cancel) => cancel.cancel(),
-                                Some(Op::Approve { id, decision }) => {
-                                    if !approvals.answer(&id, decision) {
-                                        let _ = events.send(Event::Warning {
-                                            message: format!("no approval is waiting for call {id}; it was already answered or cancelled"),
-                                        });
-                                    }
-                                }
-                                Some(Op::Submit { .. }) => {
-                                    let _ = events.send(Event::Warning {
-                                        message: "a run is in progress; wait for it or cancel it before sending another message".into(),
-                                    });
-                                }
-                                Some(Op::Shutdown) | None => {
-                                    cancel.cancel();
-                                    stopping = true;
-                                }
-                            },
-                        }
-                    }
-                }
-                if stopping {
-                    break;
+                let run = session.run(text, cancel.clone());
+                if busy.drive(run, &mut ops, &cancel, None).await {
+                    true
+                } else {
+                    // Pins and a `/compact` sent during the run's last turn.
+                    let cancel = CancellationToken::new();
+                    let work = session.apply_requests(&cancel);
+                    busy.drive(work, &mut ops, &cancel, Some(&mut deferred))
+                        .await
                 }
             }
-            Op::Cancel | Op::Approve { .. } => {}
-            Op::Shutdown => break,
+            Op::Pin { text } => {
+                busy.lock_requests().pin(text);
+                let work = session.apply_requests(&cancel);
+                busy.drive(work, &mut ops, &cancel, Some(&mut deferred))
+                    .await
+            }
+            Op::Compact => {
+                busy.lock_requests().compact();
+                let work = session.apply_requests(&cancel);
+                busy.drive(work, &mut ops, &cancel, Some(&mut deferred))
+                    .await
+            }
+            Op::Cancel | Op::Approve { .. } => false,
+            Op::Shutdown => true,
+        };
+        if stopping {
+            break;
         }
     }
     session.into_messages()
+}
+
+/// What the op loop needs while the session is busy.
+struct Busy {
+    approvals: Approvals,
+    events: UnboundedSender<Event>,
+    requests: run::SharedRequests,
+}
+
+impl Busy {
+    fn lock_requests(&self) -> std::sync::MutexGuard<'_, run::Requests> {
+        self.requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drives `work` (a run, or a compaction while idle) to its end while
+    /// answering ops. With `deferred` (an idle compaction, which the front
+    /// end may not know of) a message, pin or `/compact` sent meanwhile
+    /// waits there; during a run a message is refused and pins and
+    /// `/compact` are taken up before its next model turn. Returns whether
+    /// the core is to stop.
+    async fn drive(
+        &self,
+        work: impl std::future::Future,
+        ops: &mut UnboundedReceiver<Op>,
+        cancel: &CancellationToken,
+        mut deferred: Option<&mut VecDeque<Op>>,
+    ) -> bool {
+        tokio::pin!(work);
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                _ = &mut work => return stopping,
+                op = ops.recv(), if !stopping => match op {
+                    Some(Op::Cancel) => cancel.cancel(),
+                    Some(Op::Approve { id, decision }) => {
+                        if !self.approvals.answer(&id, decision) {
+                            let _ = self.events.send(Event::Warning {
+                                message: format!("no approval is waiting for call {id}; it was already answered or cancelled"),
+                            });
+                        }
+                    }
+                    Some(op @ (Op::Submit { .. } | Op::Pin { .. } | Op::Compact)) => match deferred.as_deref_mut() {
+                        Some(deferred) => deferred.push_back(op),
+                        None => match op {
+                            Op::Pin { text } => self.lock_requests().pin(text),
+                            Op::Compact => self.lock_requests().compact(),
+                            _ => {
+                            let _ = self.events.send(Event::Warning {
+                                message: "a run is in progress; wait for it or cancel it before sending another message".into(),
+                            });
+                            }
+                        },
+                    },
+                    Some(Op::Shutdown) | None => {
+                        cancel.cancel();
+                        stopping = true;
+                    }
+                },
+            }
+        }
+    }
 }

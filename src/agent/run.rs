@@ -15,7 +15,10 @@ use crate::glm::ParsedToolCall;
 use crate::tools::update_plan::{Plan, latest_plan};
 use crate::tools::{Tool, ToolContext, ToolOutcome, UpdatePlan};
 
+mod compaction;
 mod recording;
+
+pub(super) use compaction::{Requests, SharedRequests};
 
 /// What one model turn produced.
 #[derive(Default)]
@@ -50,6 +53,8 @@ pub(super) struct Session {
     plan: Option<Plan>,
     /// The session log, when the session is recorded.
     recorder: Option<recording::Recorder>,
+    /// The context budget, pins and compaction requests.
+    context: compaction::Context,
 }
 
 impl Session {
@@ -58,14 +63,16 @@ impl Session {
         messages: Vec<Message>,
         events: UnboundedSender<Event>,
     ) -> Self {
-        // Call ids stay unique across the whole conversation, seeded or not.
+        // Call ids stay unique across the whole conversation, seeded or not
+        // (after a compaction fewer calls remain than were numbered).
         let earlier_calls: usize = messages
             .iter()
             .map(|message| match message {
                 Message::Assistant { tool_calls, .. } => tool_calls.len(),
                 _ => 0,
             })
-            .sum();
+            .sum::<usize>()
+            .max(compaction::highest_call_number(&messages));
         let repeats = RepeatGuard::new(config.guards.doom_loop_threshold);
         let plan = latest_plan(&messages);
         Session {
@@ -76,6 +83,7 @@ impl Session {
             repeats,
             plan,
             recorder: None,
+            context: Default::default(),
         }
     }
 
@@ -125,6 +133,7 @@ impl Session {
             }
         }
         self.push_task(task.clone());
+        self.note_task();
         self.emit(Event::RunStarted {
             model: self.config.model.describe(),
             workspace: self.config.workspace.root().display().to_string(),
@@ -141,6 +150,9 @@ impl Session {
         let mut retries = 0u32;
         for turn in 1..=self.config.max_turns {
             self.before_turn(&cancel).await;
+            if let Some(usage) = self.manage_context(&cancel, true).await {
+                total.accumulate(usage);
+            }
             self.emit(Event::TurnStarted { turn });
             let mut output = match self.stream_turn(turn, &cancel).await {
                 TurnEnd::Done(output) => output,
@@ -163,6 +175,7 @@ impl Session {
                 !output.calls.is_empty(),
             );
             let calls = self.record_turn(output);
+            self.observe_turn(usage);
 
             for call in &calls {
                 self.run_tool_call(turn, call, &cancel).await;

@@ -212,6 +212,27 @@ pub(super) const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "compaction.threshold",
+        takes: "a percentage of the context window from 10 to 99 (compact when the next prompt would reach it)",
+        set: |c, v| {
+            let percent = integer_at_least(v, 10)?;
+            if percent > 99 {
+                return Err(());
+            }
+            c.compaction_threshold = Some(u8::try_from(percent).map_err(|_| ())?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "compaction.keep_turns",
+        takes: "a whole number of model turns a compaction keeps word for word, at least 1",
+        set: |c, v| {
+            c.compaction_keep_turns =
+                Some(usize::try_from(integer_at_least(v, 1)?).map_err(|_| ())?);
+            Ok(())
+        },
+    },
+    Key {
         name: "http.idle_timeout_s",
         takes: "a whole number of seconds, at least 1",
         set: |c, v| {

@@ -53,6 +53,11 @@ pub struct Config {
     pub check_timeout_s: Option<u64>,
     pub doom_loop_threshold: Option<u32>,
     pub max_retries: Option<u32>,
+    /// `compaction.threshold`: percent of the context window at which the
+    /// conversation is compacted.
+    pub compaction_threshold: Option<u8>,
+    /// `compaction.keep_turns`: model turns a compaction keeps verbatim.
+    pub compaction_keep_turns: Option<usize>,
     pub http_idle_timeout_s: Option<u64>,
     /// `repo_map.enabled`: whether the system prompt has a repo map.
     pub repo_map: Option<bool>,

@@ -15,6 +15,10 @@
 //! [`FinishReason`] after the text, as a real engine does.
 //! `"prompt_log": "FILE"` appends every prompt received to FILE, one JSON
 //! string per line.
+//! `"context_window": N` gives the model a context window of N tokens and
+//! a stand-in tokenizer: a prompt counts one token per 4 bytes (rounded
+//! up), reported in each turn's usage, so the context budget and
+//! compaction can be tested without a real tokenizer.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,6 +54,9 @@ struct ScriptFile {
     /// each prompt extends the one before it.
     #[serde(default)]
     prompt_log: Option<PathBuf>,
+    /// The context window, in the stand-in tokenizer's tokens.
+    #[serde(default)]
+    context_window: Option<u64>,
 }
 
 /// One scripted model call: raw text, and optionally why the engine stopped.
@@ -154,6 +161,7 @@ pub struct ScriptedModel {
     prompts: Mutex<Vec<String>>,
     chunk_delay: Duration,
     prompt_log: Option<PathBuf>,
+    context_window: Option<u64>,
 }
 
 impl ScriptedModel {
@@ -171,6 +179,7 @@ impl ScriptedModel {
         let mut model = Self::new(label, file.completions, file.seed.unwrap_or(DEFAULT_SEED))
             .with_chunk_delay(Duration::from_millis(file.chunk_delay_ms));
         model.prompt_log = file.prompt_log;
+        model.context_window = file.context_window;
         Ok(model)
     }
 
@@ -188,7 +197,20 @@ impl ScriptedModel {
             prompts: Mutex::new(Vec::new()),
             chunk_delay: Duration::ZERO,
             prompt_log: None,
+            context_window: None,
         }
+    }
+
+    /// Gives the model a context window of `tokens` and counts prompts at
+    /// one token per 4 bytes (see the module's documentation).
+    pub fn with_context_window(mut self, tokens: u64) -> Self {
+        self.context_window = Some(tokens);
+        self
+    }
+
+    /// The stand-in tokenizer's count of `prompt`.
+    pub fn count_tokens(prompt: &str) -> u64 {
+        prompt.len().div_ceil(4) as u64
     }
 
     /// Waits this long before each chunk, like a model decoding tokens.
@@ -250,8 +272,15 @@ impl RawCompletion for ScriptedModel {
         format!("script:{}", self.label)
     }
 
+    fn context_window(&self) -> Option<u64> {
+        self.context_window
+    }
+
     fn complete(&self, request: RawCompletionRequest) -> RawStream {
         let index = self.calls.fetch_add(1, Ordering::SeqCst);
+        let prompt_tokens = self
+            .context_window
+            .map(|_| Self::count_tokens(&request.prompt));
         if let Err(error) = self.log_prompt(&request.prompt) {
             return stream::iter([Err(error)]).boxed();
         }
@@ -267,9 +296,10 @@ impl RawCompletion for ScriptedModel {
         let finish = completion.finish_reason();
         let chunks = seeded_chunks(completion.text(), self.seed.wrapping_add(index as u64));
         // The script has no tokenizer: each streamed chunk stands for one
-        // generated token, and the prompt's size is unknown.
+        // generated token, and the prompt's size is unknown unless the
+        // script gives a context window.
         let usage = Usage {
-            prompt_tokens: None,
+            prompt_tokens,
             completion_tokens: Some(chunks.len() as u64),
         };
         let items = chunks

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::SessionError;
-use super::record::{CheckpointRecord, Header, Record, VERSION};
+use super::record::{CheckpointRecord, CompactionRecord, Header, Record, VERSION};
 use crate::conversation::Message;
 
 /// A session log, read.
@@ -19,13 +19,16 @@ use crate::conversation::Message;
 pub struct Loaded {
     pub path: PathBuf,
     pub header: Header,
-    /// The conversation, in order: every `message` record.
+    /// The conversation, in order: every `message` record (after a
+    /// compaction, the conversation it recorded, then the later messages).
     pub messages: Vec<Message>,
     /// What the user sent to start each run, in order.
     pub tasks: Vec<String>,
     /// Model turns (assistant messages).
     pub turns: usize,
     pub checkpoints: Vec<CheckpointRecord>,
+    /// The compactions, oldest first.
+    pub compactions: Vec<CompactionRecord>,
     /// One line each about what was skipped.
     pub warnings: Vec<String>,
     /// Bytes up to the end of the last good record: a writer appending to
@@ -109,6 +112,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded, SessionError> {
     let mut tasks = Vec::new();
     let mut turns = 0usize;
     let mut checkpoints = Vec::new();
+    let mut compactions = Vec::new();
     let mut warnings = Vec::new();
     let mut valid_len = 0u64;
     let mut ends_with_newline = true;
@@ -170,6 +174,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded, SessionError> {
                 loaded_messages.push(message);
             }
             Record::Checkpoint(checkpoint) => checkpoints.push(checkpoint),
+            Record::Compaction(compaction) => {
+                loaded_messages.clone_from(&compaction.messages);
+                compactions.push(compaction);
+            }
             Record::Usage { .. }
             | Record::Run { .. }
             | Record::Resumed(_)
@@ -186,6 +194,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded, SessionError> {
         tasks,
         turns,
         checkpoints,
+        compactions,
         warnings,
         valid_len,
         ends_with_newline,

@@ -15,12 +15,18 @@
 //! - `run`: how a run (one user message's turns) ended;
 //! - `resumed`: a later glint took the conversation up again from here,
 //!   with its own model and settings;
-//! - `model`: the app switched models mid-session.
+//! - `model`: the app switched models mid-session;
+//! - `compaction`: the conversation was compacted (see
+//!   [`crate::agent::compact`]): why, the token counts before and after, the
+//!   tool outputs elided, a line for each message the hand-off note
+//!   replaced, the note, and the whole conversation after it, from which a
+//!   resume continues (the `message` records before it are history).
 //!
 //! Every field added later must be optional, so old logs keep loading.
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::compact::{CompactionReason, ElidedOutput};
 use crate::checkpoint::FileChange;
 use crate::conversation::Message;
 
@@ -60,6 +66,7 @@ pub enum Record {
     Model {
         model: String,
     },
+    Compaction(CompactionRecord),
 }
 
 fn is_false(value: &bool) -> bool {
@@ -125,6 +132,33 @@ pub struct CheckpointRecord {
     pub before: String,
     pub after: String,
     pub files: Vec<FileChange>,
+}
+
+/// A compaction of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompactionRecord {
+    pub time: String,
+    pub reason: CompactionReason,
+    /// The prompt's tokens before (counted or estimated) and after
+    /// (estimated).
+    pub tokens_before: u64,
+    pub tokens_after: u64,
+    /// Old tool outputs replaced by a stub.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elided: Vec<ElidedOutput>,
+    /// One line for each message the hand-off note replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summarised: Vec<String>,
+    /// The hand-off note the model wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The summary turn's token counts (a compaction costs a turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_prompt_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_completion_tokens: Option<u64>,
+    /// The conversation after the compaction, in full.
+    pub messages: Vec<Message>,
 }
 
 /// Now, as the records write it.

@@ -44,6 +44,10 @@ pub enum Effect {
         id: String,
         decision: Decision,
     },
+    /// Send this op to the agent (`/compact`, `/pin`).
+    Op(crate::agent::Op),
+    /// Read the session log's compactions and show them (`/compacted`).
+    ShowCompactions,
     /// Suspend the terminal and edit a proposal in the user's editor (the
     /// review view's `e`); the result goes to [`App::on_editor_closed`].
     Edit(super::review::EditRequest),
@@ -428,6 +432,9 @@ impl App {
             }
             Event::ReviewRequested { id, tool, proposal } => {
                 self.open_review(id, tool, proposal);
+            }
+            event @ (Event::CompactionStarted { .. } | Event::Compacted { .. }) => {
+                self.on_compaction_event(event)
             }
         }
         Vec::new()

@@ -25,6 +25,13 @@ pub enum SlashCommand {
     /// `/resume [ID]` takes a session up again (default: the latest other
     /// than this one).
     Resume(Option<String>),
+    /// `/compact` compacts the conversation now.
+    Compact,
+    /// `/pin TEXT` pins a note that survives every compaction.
+    Pin(String),
+    /// `/compacted` shows what the session's compactions elided and
+    /// summarised.
+    Compacted,
     Quit,
 }
 
@@ -113,6 +120,30 @@ pub const COMMANDS: &[CommandInfo] = &[
         },
     },
     CommandInfo {
+        name: "compact",
+        usage: "/compact",
+        help: "compact the conversation now: old tool outputs elided, older turns summarised",
+        parse: |arg| only(arg, "compact", SlashCommand::Compact),
+    },
+    CommandInfo {
+        name: "pin",
+        usage: "/pin TEXT",
+        help: "pin a note for the model that every compaction keeps word for word",
+        parse: |arg| {
+            if arg.is_empty() {
+                Err("/pin needs the note to pin, such as /pin never touch the migrations".into())
+            } else {
+                Ok(SlashCommand::Pin(arg.to_string()))
+            }
+        },
+    },
+    CommandInfo {
+        name: "compacted",
+        usage: "/compacted",
+        help: "what this session's compactions elided and summarised",
+        parse: |arg| only(arg, "compacted", SlashCommand::Compacted),
+    },
+    CommandInfo {
         name: "quit",
         usage: "/quit",
         help: "leave glint",
@@ -187,6 +218,13 @@ mod tests {
             Some(Ok(SlashCommand::Resume(Some("20250101-1".into()))))
         );
         assert!(matches!(parse("/resume a b"), Some(Err(_))));
+        assert_eq!(parse("/compact"), Some(Ok(SlashCommand::Compact)));
+        assert_eq!(
+            parse("/pin keep  the API stable"),
+            Some(Ok(SlashCommand::Pin("keep  the API stable".into())))
+        );
+        assert!(matches!(parse("/pin"), Some(Err(message)) if message.contains("/pin")));
+        assert_eq!(parse("/compacted"), Some(Ok(SlashCommand::Compacted)));
         assert!(matches!(parse("/nope"), Some(Err(message)) if message.contains("/help")));
     }
 

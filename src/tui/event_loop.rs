@@ -167,6 +167,14 @@ async fn run_app(
                     }
                     app.on_editor_closed(&request, result);
                 }
+                Effect::Op(op) => {
+                    if !session.send(op) {
+                        app.push_entry(Entry::Error(
+                            "the agent is not running; /model SPEC loads a model".into(),
+                        ));
+                    }
+                }
+                Effect::ShowCompactions => app.show_compactions(session.compactions().await),
                 Effect::NewSession => session.new_conversation().await,
                 Effect::ListSessions => app.show_sessions(session.list_sessions().await),
                 Effect::Resume(id) => {

@@ -188,6 +188,9 @@ impl App {
             }
             SlashCommand::Sessions => vec![Effect::ListSessions],
             SlashCommand::Resume(id) => self.request_resume(id),
+            command @ (SlashCommand::Compact | SlashCommand::Pin(_) | SlashCommand::Compacted) => {
+                self.run_compaction_command(command)
+            }
             SlashCommand::Quit => self.quit_now(),
         }
     }

@@ -7,6 +7,7 @@
 mod app;
 mod approval;
 mod commands;
+pub mod compaction;
 pub mod composer;
 mod diff;
 mod event_loop;
@@ -18,9 +19,9 @@ mod plan;
 mod review;
 mod screen;
 mod session;
+mod sessions;
 mod status;
 mod terminal;
-mod sessions;
 pub mod theme;
 mod transcript;
 mod undo;

@@ -217,6 +217,32 @@ impl Session {
         self.agent.as_ref().is_some_and(|agent| agent.submit(text))
     }
 
+    /// Sends `op` to the agent; false when no agent runs yet.
+    pub fn send(&self, op: agent::Op) -> bool {
+        self.agent.as_ref().is_some_and(|agent| agent.send(op))
+    }
+
+    /// What the session log records of this session's compactions
+    /// (`/compacted`), read in the background.
+    pub async fn compactions(
+        &self,
+    ) -> Result<Vec<crate::session::record::CompactionRecord>, String> {
+        let Some(log) = &self.log else {
+            return Err("this session is not recorded, so its compactions are not either".into());
+        };
+        let path = log.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            // The log appears with its first record.
+            if !path.exists() {
+                return Ok(Vec::new());
+            }
+            crate::session::load(&path).map(|loaded| loaded.compactions)
+        })
+        .await
+        .map_err(|error| format!("reading the session log stopped: {error}"))?
+        .map_err(|error| error.to_string())
+    }
+
     /// Answers the approval request for tool call `id`.
     pub fn approve(&self, id: String, decision: Decision) {
         if let Some(agent) = &self.agent {

@@ -51,6 +51,14 @@ impl Session {
         }
     }
 
+    /// Records a compaction (with the conversation after it).
+    pub(super) fn record_compaction(&self, record: crate::session::record::CompactionRecord) {
+        if let Some(recorder) = &self.recorder {
+            let result = recorder.log.record(&Record::Compaction(record));
+            self.log_failed(recorder, result);
+        }
+    }
+
     /// Records what `event` says about the session (usage, outcomes,
     /// checkpoints); called with every event the run emits.
     pub(super) fn record_event(&self, event: &Event) {

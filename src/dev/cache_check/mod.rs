@@ -23,7 +23,9 @@ use crate::engine::local::{
 };
 use crate::engine::{EngineError, GlmModel, Model, ModelEvent, RawChunk, RawStream, TurnRequest};
 use crate::glm;
-use crate::tools::ToolRegistry;
+pub use session::{LongSession, SessionReport, run as run_session};
+
+mod session;
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -46,10 +48,12 @@ pub struct CacheCheckOptions {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TurnReport {
     pub turn: usize,
+    pub kind: TurnKind,
     pub prompt_tokens: usize,
     /// Prompt tokens whose KV rows the cached engine had not computed in an
     /// earlier turn: the new text, plus the last output token (sampled but
-    /// never run through the model).
+    /// never run through the model); after a compaction, what follows the
+    /// part it kept; after a resume (a fresh engine), the whole prompt.
     pub new_tokens: usize,
     /// Tokens the cached engine prefilled, from the patched engine's lookup
     /// events; `None` when the engine reports none (an unpatched mistralrs).
@@ -65,6 +69,22 @@ pub struct TurnReport {
     /// The first step at which the two greedy choices differ (`None`: they
     /// agree on every step, and the texts are equal).
     pub first_divergence: Option<usize>,
+}
+
+/// What a turn of the session was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnKind {
+    /// An agent turn extending the last prompt.
+    Turn,
+    /// A compaction's summary turn: the conversation so far and the
+    /// request for a hand-off note (it extends the last prompt too).
+    Summary,
+    /// The first turn on the compacted conversation.
+    Compacted,
+    /// The first turn after a resume: a fresh engine (a new glint) on the
+    /// conversation read back from the session log.
+    Resumed,
 }
 
 impl TurnReport {
@@ -133,42 +153,69 @@ pub async fn run(
     prefill_log: &PrefillLog,
     progress: LoadProgress,
 ) -> Result<Vec<TurnReport>, EngineError> {
-    let cached =
-        GlmModel::new(LocalEngine::load(&engine_options(options, true), progress.clone()).await?);
-    let cold = LocalEngine::load(&engine_options(options, false), progress).await?;
-    let tools = if options.tools {
-        ToolRegistry::builtin().specs()
-    } else {
-        Vec::new()
-    };
-    let mut messages = vec![
-        Message::system("You are glint, a coding agent. Work step by step."),
-        Message::user("Turn 1: read the project and make a plan."),
-    ];
-    let mut reports = Vec::with_capacity(options.turns);
-    let mut computed_before = 0usize;
-    let mut next_call = 1usize;
-    for turn in 1..=options.turns {
+    let report = session::run(options, &LongSession::default(), prefill_log, progress).await?;
+    Ok(report.turns)
+}
+
+/// The cached engine and the cold one, and what the cached one computed.
+struct Engines {
+    cached: GlmModel<LocalEngine>,
+    cold: LocalEngine,
+    /// Token sequences whose KV rows the cached engine computed (each
+    /// prompt and its output but the last token, which is sampled and
+    /// never run): a prompt's new tokens are what none of them starts with.
+    computed: Vec<Vec<u32>>,
+    next_call: usize,
+}
+
+impl Engines {
+    async fn load(
+        options: &CacheCheckOptions,
+        progress: LoadProgress,
+    ) -> Result<Self, EngineError> {
+        Ok(Engines {
+            cached: Self::load_cached(options, progress.clone()).await?,
+            cold: LocalEngine::load(&engine_options(options, false), progress).await?,
+            computed: Vec::new(),
+            next_call: 1,
+        })
+    }
+
+    async fn load_cached(
+        options: &CacheCheckOptions,
+        progress: LoadProgress,
+    ) -> Result<GlmModel<LocalEngine>, EngineError> {
+        Ok(GlmModel::new(
+            LocalEngine::load(&engine_options(options, true), progress).await?,
+        ))
+    }
+
+    /// Runs one agent turn on the cached engine, prefills its prompt cold,
+    /// and compares the two. Returns the assistant message as the agent
+    /// records it.
+    async fn turn(
+        &mut self,
+        turn: usize,
+        kind: TurnKind,
+        request: TurnRequest,
+        prefill_log: &PrefillLog,
+    ) -> Result<(Message, TurnReport), EngineError> {
         let warm_probe = Arc::new(Mutex::new(Probe::default()));
-        cached
+        self.cached
             .backend()
             .set_step_hook(Some(probe_hook(warm_probe.clone())));
         prefill_log.take();
-        let request = TurnRequest {
-            messages: messages.clone(),
-            tools: tools.clone(),
-            thinking: true,
-        };
-        let (assistant, warm_text) = run_turn(&cached, request, &mut next_call).await?;
+        let (assistant, warm_text) = run_turn(&self.cached, request, &mut self.next_call).await?;
         let prefilled = prefill_log.take().last().map(|r| r.prefill_tokens);
         let warm = take(&warm_probe);
-        let prompt_ids = cached.backend().last_prompt_ids();
+        let prompt_ids = self.cached.backend().last_prompt_ids();
 
         let cold_probe = Arc::new(Mutex::new(Probe::default()));
-        cold.set_step_hook(Some(probe_hook(cold_probe.clone())));
+        self.cold
+            .set_step_hook(Some(probe_hook(cold_probe.clone())));
         let stop = glm::STOP_TOKENS.iter().map(|s| s.to_string()).collect();
         prefill_log.take();
-        let cold_text = collect_text(cold.complete_ids(prompt_ids.clone(), stop)).await?;
+        let cold_text = collect_text(self.cold.complete_ids(prompt_ids.clone(), stop)).await?;
         let cold_prefilled = prefill_log.take().last().map(|r| r.prefill_tokens);
         let cold_run = take(&cold_probe);
 
@@ -185,38 +232,32 @@ pub async fn run(
         {
             first_divergence = Some(warm.greedy.len().min(cold_run.greedy.len()));
         }
-        let prompt_tokens = prompt_ids.len();
-        reports.push(TurnReport {
+        let reused = self
+            .computed
+            .iter()
+            .map(|done| shared_prefix(done, &prompt_ids))
+            .max()
+            .unwrap_or(0);
+        let report = TurnReport {
             turn,
-            prompt_tokens,
-            new_tokens: prompt_tokens.saturating_sub(computed_before),
+            kind,
+            prompt_tokens: prompt_ids.len(),
+            new_tokens: prompt_ids.len() - reused,
             prefilled,
             cold_prefilled,
             max_abs_logit_diff,
             generated: warm.greedy.len(),
             first_divergence,
-        });
-        // The engine computed the prompt and every generated token but the
-        // last (sampled, never run through the model).
-        computed_before = prompt_tokens + warm.greedy.len().saturating_sub(1);
-
-        messages.push(assistant);
-        messages.push(if turn % 2 == 1 {
-            Message::tool_result(
-                format!("call_{turn}"),
-                format!(
-                    "exit code 0\nstep {turn}: {} files checked, all passed",
-                    turn * 7
-                ),
-            )
-        } else {
-            Message::user(format!(
-                "Turn {}: good, continue with the next step.",
-                turn + 1
-            ))
-        });
+        };
+        let mut computed = prompt_ids;
+        computed.extend_from_slice(&warm.greedy[..warm.greedy.len().saturating_sub(1)]);
+        self.computed.push(computed);
+        Ok((assistant, report))
     }
-    Ok(reports)
+}
+
+fn shared_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 fn engine_options(options: &CacheCheckOptions, prefix_cache: bool) -> LocalOptions {
@@ -305,17 +346,75 @@ pub fn table(reports: &[TurnReport]) -> String {
         let cold = r
             .cold_prefilled
             .map_or_else(|| "n/a".to_string(), |p| p.to_string());
+        let turn = match r.kind {
+            TurnKind::Turn => r.turn.to_string(),
+            TurnKind::Summary => format!("{} (compaction's summary turn)", r.turn),
+            TurnKind::Compacted => format!("{} (after the compaction)", r.turn),
+            TurnKind::Resumed => format!("{} (after the resume)", r.turn),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {prefilled} | {ratio} | {cold} | {:.1e} | {agrees} |\n",
-            r.turn, r.prompt_tokens, r.new_tokens, r.max_abs_logit_diff
+            "| {turn} | {} | {} | {prefilled} | {ratio} | {cold} | {:.1e} | {agrees} |\n",
+            r.prompt_tokens, r.new_tokens, r.max_abs_logit_diff
         ));
     }
     out
 }
 
+/// What the session as a whole shows: prefilled ÷ new, and what the
+/// compaction and the resume cost.
+pub fn summary(report: &SessionReport) -> String {
+    let mut out = String::new();
+    let turns = report.turns.len();
+    match (report.prefilled(), report.ratio()) {
+        (Some(prefilled), Some(ratio)) => out.push_str(&format!(
+            "prefilled ÷ new over {turns} model calls: {prefilled} ÷ {} = {ratio:.3}\n",
+            report.new_tokens()
+        )),
+        _ => out.push_str("prefilled: n/a (the engine reports no prefix-cache lookups)\n"),
+    }
+    let first = |kind| report.turns.iter().find(|r| r.kind == kind);
+    if let (Some(summary), Some(after)) = (first(TurnKind::Summary), first(TurnKind::Compacted)) {
+        out.push_str(&format!(
+            "compaction before turn {}: its summary turn prefilled {} tokens (a {}-token prompt); the first compacted prompt ({} tokens) prefilled {}\n",
+            after.turn,
+            summary.prefilled.unwrap_or(0),
+            summary.prompt_tokens,
+            after.prompt_tokens,
+            after.prefilled.unwrap_or(0),
+        ));
+    }
+    if let (Some(resumed), Some(exact)) = (first(TurnKind::Resumed), report.resume_exact) {
+        out.push_str(&format!(
+            "resume before turn {}: the session log re-rendered the prompt byte for byte: {}; the fresh engine prefilled {} tokens (the whole {}-token prompt, once)\n",
+            resumed.turn,
+            if exact { "yes" } else { "NO" },
+            resumed.prefilled.unwrap_or(0),
+            resumed.prompt_tokens,
+        ));
+    }
+    let agree = report.turns.iter().filter(|r| agrees(r)).count();
+    out.push_str(&format!(
+        "turns equal to a cold prefill (same greedy tokens, logits within 0.1): {agree} of {turns}\n"
+    ));
+    out
+}
+
+/// Whether a turn served from the cache equals the cold prefill.
+fn agrees(r: &TurnReport) -> bool {
+    r.greedy_agrees()
+        && r.max_abs_logit_diff <= 0.1
+        && r.cold_prefilled == Some(r.prompt_tokens as u64)
+}
+
+/// The most prefilled ÷ new a session may show: a cache that reuses all
+/// it can scores 1.00.
+pub const MAX_RATIO: f64 = 1.10;
+
 /// `glint dev cache-check`: runs the check and prints its reports. Exit
 /// status 0 when every turn agrees (logits within 0.1, same greedy tokens,
-/// the cold engine prefilled the whole prompt), 1 otherwise.
+/// the cold engine prefilled the whole prompt), and with `--compact-at` or
+/// `--resume-at` also prefilled ÷ new is at most [`MAX_RATIO`] and the
+/// resume re-rendered exactly; 1 otherwise.
 pub fn command(args: &crate::cli::CacheCheckArgs) -> anyhow::Result<u8> {
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -331,20 +430,36 @@ pub fn command(args: &crate::cli::CacheCheckArgs) -> anyhow::Result<u8> {
         max_context: args.max_context.map(usize::try_from).transpose()?,
         tools: !args.no_tools,
     };
+    let long = LongSession {
+        compact_at: args.compact_at.map(usize::try_from).transpose()?,
+        resume_at: args.resume_at.map(usize::try_from).transpose()?,
+    };
+    for (flag, at) in [
+        ("--compact-at", long.compact_at),
+        ("--resume-at", long.resume_at),
+    ] {
+        if at.is_some_and(|turn| turn < 2 || turn > options.turns) {
+            anyhow::bail!(
+                "{flag} must name a turn from 2 to --turns ({})",
+                options.turns
+            );
+        }
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let progress: LoadProgress = Arc::new(|event| eprintln!("glint: {}", event.message));
-    let reports = runtime.block_on(run(&options, &log, progress))?;
+    let report = runtime.block_on(session::run(&options, &long, &log, progress))?;
     if args.json {
-        for report in &reports {
-            println!("{}", serde_json::to_string(report)?);
+        for turn in &report.turns {
+            println!("{}", serde_json::to_string(turn)?);
         }
     } else {
-        print!("{}", table(&reports));
+        print!("{}", table(&report.turns));
     }
-    let agree = reports.iter().all(|r| {
-        r.greedy_agrees()
-            && r.max_abs_logit_diff <= 0.1
-            && r.cold_prefilled == Some(r.prompt_tokens as u64)
-    });
-    Ok(if agree { 0 } else { 1 })
+    let long_ok = long == LongSession::default()
+        || (report.ratio().is_some_and(|r| r <= MAX_RATIO) && report.resume_exact != Some(false));
+    if long != LongSession::default() {
+        eprint!("{}", summary(&report));
+    }
+    let agree = report.turns.iter().all(agrees);
+    Ok(if agree && long_ok { 0 } else { 1 })
 }
