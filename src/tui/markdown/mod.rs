@@ -21,9 +21,9 @@ mod wrap;
 
 use ratatui::text::Line;
 
-pub use stream::MarkdownStream;
 /// For the review view's diffs.
 pub(crate) use highlight::highlight_code;
+pub use stream::MarkdownStream;
 
 use crate::tui::theme::Theme;
 
