@@ -88,8 +88,7 @@ impl Session {
     }
 
     /// The session's current plan (also after a model switch or a resume,
-    /// found again in the conversation).
-    #[allow(dead_code, reason = "for compaction, which keeps the plan")]
+    /// found again in the conversation), which a compaction restates.
     pub(super) fn plan(&self) -> Option<&Plan> {
         self.plan.as_ref()
     }
