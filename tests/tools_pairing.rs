@@ -128,6 +128,7 @@ fn builtin_order_is_stable() {
             "git_commit",
             "code_outline",
             "find_symbol",
+            "update_plan",
         ]
     );
 }
