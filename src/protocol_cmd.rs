@@ -9,6 +9,7 @@ use crate::cli::{ProtocolCommand, open_workspace};
 use crate::conversation::{Message, ToolSpec};
 use crate::glm::{ParsedTurn, RenderOptions, RenderRequest, StreamParser, render_prompt};
 use crate::prompts::build_system_prompt_today;
+use crate::repomap::RepoMapSettings;
 use crate::tools::ToolRegistry;
 
 pub fn run(command: ProtocolCommand) -> Result<()> {
@@ -30,12 +31,15 @@ pub fn run(command: ProtocolCommand) -> Result<()> {
             no_thinking,
         } => {
             let workspace = open_workspace(cd.as_deref())?;
+            // The repo map as a run would add it (and waiting as long).
+            let config = crate::config::load(&workspace, &[])?;
+            let repo_map = RepoMapSettings::from_config(&config).start(workspace.root());
             let tools = ToolRegistry::builtin();
             let built = build_system_prompt_today(workspace.root(), &tools)?;
             for warning in &built.warnings {
                 eprintln!("glint: warning: {warning}");
             }
-            let system = built.text;
+            let system = built.with_repo_map(repo_map).resolve_blocking(&task);
             let messages = [Message::system(system), Message::user(task)];
             let options = RenderOptions {
                 enable_thinking: !no_thinking,

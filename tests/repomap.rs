@@ -3,8 +3,11 @@
 //! invalidated by a file's size or modification time), and the map in the
 //! system prompt at the first turn.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use glint::config::Config;
@@ -371,4 +374,78 @@ fn a_method_call_is_not_a_use_of_a_free_function() {
     assert!(report > 2.0 * free);
     // Nothing reaches free.rs: it ranks as a file nobody uses.
     assert!((free - other).abs() < 1e-12, "{free} vs {other}");
+}
+
+/// The real binary in `tree`, with its own cache directory.
+fn glint_in(tree: &Tree, cache: &Path) -> std::process::Command {
+    let mut command = common::glint(&tree.root);
+    command.env("XDG_CACHE_HOME", cache).stdin(Stdio::null());
+    command
+}
+
+/// Runs a scripted task in `tree` (a read, then an answer) with `extra`
+/// arguments; returns the prompts the model got.
+fn scripted_run(tree: &Tree, scratch: &Path, cache: &Path, extra: &[&str]) -> Vec<String> {
+    let log = scratch.join(format!("prompts-{}.jsonl", extra.len()));
+    let script = scratch.join("script.json");
+    let body = serde_json::json!({
+        "completions": [
+            "Look.</think><tool_call>read_file<arg_key>path</arg_key><arg_value>src/core.rs</arg_value></tool_call><|observation|>",
+            "Done.</think>compute_total sums the entries.<|endoftext|>",
+        ],
+        "prompt_log": log.display().to_string(),
+    });
+    fs::write(&script, body.to_string()).unwrap();
+    let output = glint_in(tree, cache)
+        .args(["--task", "What does compute_total do?"])
+        .args(["--model", &format!("script:{}", script.display())])
+        .args(extra)
+        .output()
+        .expect("glint runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let prompts: Vec<String> = fs::read_to_string(&log)
+        .expect("prompts were logged")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON string per line"))
+        .collect();
+    assert_eq!(prompts.len(), 2);
+    common::assert_extends(&prompts);
+    prompts
+}
+
+#[test]
+fn a_headless_run_has_the_map_in_its_first_prompt_and_every_prompt_extends_it() {
+    let tree = Tree::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let prompts = scripted_run(&tree, scratch.path(), &cache, &[]);
+    let map_at = prompts[0]
+        .find("# Repository map")
+        .expect("the map is in the first prompt");
+    assert!(
+        prompts[0][map_at..].contains("\nsrc/core.rs: struct LedgerEntry, compute_total()\n"),
+        "{}",
+        &prompts[0][map_at..]
+    );
+    assert_eq!(prompts[1].matches("# Repository map").count(), 1);
+    // The run wrote the cache where the next start finds it.
+    assert_eq!(cache_files(&cache.join("glint/repomap")).len(), 1);
+
+    // `glint protocol prompt` shows that first prompt exactly.
+    let output = glint_in(&tree, &cache)
+        .args(["protocol", "prompt", "What does compute_total do?"])
+        .output()
+        .expect("glint runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), prompts[0]);
+
+    // Turned off, the prompt has no map.
+    let off = scripted_run(
+        &tree,
+        scratch.path(),
+        &cache,
+        &["-c", "repo_map.enabled=false"],
+    );
+    assert!(!off[0].contains("# Repository map"));
 }
