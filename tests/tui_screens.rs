@@ -494,7 +494,8 @@ fn ctrl_d_on_an_empty_composer_quits() {
 
 #[test]
 fn slash_commands() {
-    let mut screen = Screen::ready(80, 30);
+    // Tall enough for the whole /help list above the composer.
+    let mut screen = Screen::ready(80, 60);
     screen.type_text("/help");
     assert!(screen.key(KeyCode::Enter, KeyModifiers::NONE).is_empty());
     screen.type_text("/bogus");
