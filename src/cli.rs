@@ -10,7 +10,6 @@ use clap::{ArgMatches, Args, Parser, Subcommand};
 use crate::agent::{DEFAULT_MAX_TURNS, GuardSettings};
 use crate::approval::ApprovalPolicy;
 use crate::config::Config;
-use crate::dev::tiny_glm::TinyGlmOptions;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
 use crate::scratch::ApplyMode;
@@ -419,7 +418,7 @@ pub enum Command {
     Protocol(ProtocolCommand),
     /// Tools for developing glint.
     #[command(subcommand)]
-    Dev(DevCommand),
+    Dev(crate::dev::command::DevCommand),
     /// Take back the agent's latest change sets in this workspace (the last
     /// run's checkpoints), byte for byte.
     Undo(crate::checkpoint::command::UndoArgs),
@@ -432,58 +431,6 @@ pub enum Command {
     /// List this workspace's sessions, newest first (id, last active,
     /// turns, first message), for --resume ID.
     Sessions(crate::session::command::SessionsArgs),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DevCommand {
-    /// Write a random-weight checkpoint of GLM-4.7-Flash's architecture.
-    TinyGlm {
-        /// Output directory (created if needed).
-        dir: PathBuf,
-        #[command(flatten)]
-        options: TinyGlmOptions,
-    },
-    /// Check that turns served from the prefix cache equal cold prefills:
-    /// runs an agent session on a cached and an uncached engine and prints,
-    /// per turn, the largest first-step logit difference, greedy agreement,
-    /// and the tokens prefilled against the new ones.
-    CacheCheck(CacheCheckArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CacheCheckArgs {
-    /// A local model directory, .gguf file or Hugging Face id.
-    pub model: String,
-    /// Agent turns in the session.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    pub turns: u64,
-    /// Tokens generated per turn (greedy).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_tokens: u64,
-    /// Where the model runs: auto, cpu, cuda:N or metal.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// In-situ quantization of the weights at load time.
-    #[arg(long, value_enum, default_value_t = IsqChoice::None)]
-    pub isq: IsqChoice,
-    /// Most tokens one turn may hold (also sizes a GPU's KV cache).
-    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(256..))]
-    pub max_context: Option<u64>,
-    /// Leave glint's tool definitions out of the prompt (a short prompt, in
-    /// which each turn's new tokens weigh more).
-    #[arg(long)]
-    pub no_tools: bool,
-    /// Compact the conversation before this turn, as /compact does (a
-    /// summary turn, then the compacted conversation).
-    #[arg(long, value_name = "TURN")]
-    pub compact_at: Option<u64>,
-    /// Stop before this turn and resume from the session log on a fresh
-    /// engine, as a new glint would.
-    #[arg(long, value_name = "TURN")]
-    pub resume_at: Option<u64>,
-    /// Print the per-turn reports as JSON lines instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

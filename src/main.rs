@@ -1,7 +1,6 @@
 //! The `glint` binary: argument parsing and the two front ends.
 
 use std::io::Read;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,8 +9,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use glint::agent::{self, AgentConfig};
 use glint::approval::Approvals;
-use glint::cli::{Cli, Command, DevCommand, RunArgs, open_workspace};
-use glint::dev::tiny_glm::{self, TinyGlmOptions};
+use glint::cli::{Cli, Command, RunArgs, open_workspace};
 use glint::engine::local::{LoadEvent, LoadProgress};
 use glint::engine::{self, ModelSpec};
 use glint::headless::{self, HeadlessOptions, exit};
@@ -29,8 +27,7 @@ fn main() -> ExitCode {
         Some(Command::Protocol(command)) => {
             glint::protocol_cmd::run(command).map(|()| exit::ANSWERED)
         }
-        Some(Command::Dev(DevCommand::TinyGlm { dir, options })) => write_tiny_glm(&dir, &options),
-        Some(Command::Dev(DevCommand::CacheCheck(args))) => glint::dev::cache_check::command(&args),
+        Some(Command::Dev(command)) => glint::dev::command::run(command),
         Some(Command::Undo(args)) => glint::checkpoint::command::undo(&args),
         Some(Command::Checkpoints(args)) => glint::checkpoint::command::list(&args),
         Some(Command::Mcp(command)) => glint::mcp::command::run(&command),
@@ -179,19 +176,6 @@ fn run_interactive(
     // leave without waiting, also when the app failed.
     runtime.shutdown_background();
     result?;
-    Ok(exit::ANSWERED)
-}
-
-/// `glint dev tiny-glm DIR`.
-fn write_tiny_glm(dir: &Path, options: &TinyGlmOptions) -> Result<u8> {
-    let summary = tiny_glm::write(dir, options)?;
-    println!(
-        "wrote {}: {} tensors, {} parameters, {:.1} MiB",
-        dir.display(),
-        summary.tensors,
-        summary.parameters,
-        summary.bytes as f64 / (1024.0 * 1024.0)
-    );
     Ok(exit::ANSWERED)
 }
 

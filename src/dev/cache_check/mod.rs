@@ -415,7 +415,7 @@ pub const MAX_RATIO: f64 = 1.10;
 /// the cold engine prefilled the whole prompt), and with `--compact-at` or
 /// `--resume-at` also prefilled ÷ new is at most [`MAX_RATIO`] and the
 /// resume re-rendered exactly; 1 otherwise.
-pub fn command(args: &crate::cli::CacheCheckArgs) -> anyhow::Result<u8> {
+pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8> {
     use tracing_subscriber::layer::SubscriberExt;
 
     let log = PrefillLog::new();
