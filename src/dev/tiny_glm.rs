@@ -18,6 +18,9 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 use serde_json::{Value, json};
 
+mod per_expert;
+use per_expert::RawTensor;
+
 /// GLM-4.7-Flash's vocabulary size; its special tokens sit at the top of it.
 pub const VOCAB_SIZE: usize = 154_880;
 
@@ -50,11 +53,12 @@ pub const TAG_TOKENS: [(u32, &str); 10] = [
     (154_839, "</tool_response>"),
 ];
 
-/// How routed experts are laid out in the safetensors files.
+/// How routed experts are laid out in the safetensors files. The same seed
+/// gives the same expert weights in either layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExpertLayout {
     /// `mlp.experts.gate_up_proj` [E, H, 2I] and `mlp.experts.down_proj`
-    /// [E, I, H]: what mistralrs 0.8.1 runs on CPU.
+    /// [E, I, H].
     Stacked,
     /// `mlp.experts.N.{gate,up,down}_proj.weight`: the official layout.
     PerExpert,
@@ -223,6 +227,7 @@ pub fn write(dir: &Path, options: &TinyGlmOptions) -> Result<TinyGlmSummary, Tin
         shards: layers + 2,
         rng: StdRng::seed_from_u64(options.seed),
         weight_type: options.weight_type,
+        layout: options.layout,
         weight_map: serde_json::Map::new(),
         summary: TinyGlmSummary {
             tensors: 0,
@@ -236,7 +241,7 @@ pub fn write(dir: &Path, options: &TinyGlmOptions) -> Result<TinyGlmSummary, Tin
         vec![Spec::random("model.embed_tokens.weight", &[VOCAB_SIZE, h])],
     )?;
     for layer in 0..layers {
-        writer.shard(layer + 2, layer_tensors(&dims, layer, options.layout))?;
+        writer.shard(layer + 2, layer_tensors(&dims, layer))?;
     }
     writer.shard(
         layers + 2,
@@ -289,7 +294,8 @@ fn config(dims: &Dims, layers: usize, weight_type: WeightType) -> Value {
     })
 }
 
-fn layer_tensors(dims: &Dims, layer: usize, layout: ExpertLayout) -> Vec<Spec> {
+/// A layer's tensors, routed experts stacked (the writer lays them out).
+fn layer_tensors(dims: &Dims, layer: usize) -> Vec<Spec> {
     let p = format!("model.layers.{layer}.");
     let h = dims.hidden;
     let qk = dims.qk_nope + dims.qk_rope;
@@ -336,23 +342,14 @@ fn layer_tensors(dims: &Dims, layer: usize, layout: ExpertLayout) -> Vec<Spec> {
         &[e],
     ));
     tensors.extend(mlp(&format!("{p}mlp.shared_experts."), h, mi));
-    match layout {
-        ExpertLayout::Stacked => {
-            tensors.push(Spec::random(
-                format!("{p}mlp.experts.gate_up_proj"),
-                &[e, h, 2 * mi],
-            ));
-            tensors.push(Spec::random(
-                format!("{p}mlp.experts.down_proj"),
-                &[e, mi, h],
-            ));
-        }
-        ExpertLayout::PerExpert => {
-            for expert in 0..e {
-                tensors.extend(mlp(&format!("{p}mlp.experts.{expert}."), h, mi));
-            }
-        }
-    }
+    tensors.push(Spec::random(
+        format!("{p}mlp.experts.gate_up_proj"),
+        &[e, h, 2 * mi],
+    ));
+    tensors.push(Spec::random(
+        format!("{p}mlp.experts.down_proj"),
+        &[e, mi, h],
+    ));
     tensors
 }
 
@@ -457,6 +454,7 @@ struct ShardWriter<'a> {
     shards: usize,
     rng: StdRng,
     weight_type: WeightType,
+    layout: ExpertLayout,
     weight_map: serde_json::Map<String, Value>,
     summary: TinyGlmSummary,
 }
@@ -467,7 +465,7 @@ impl ShardWriter<'_> {
     fn shard(&mut self, index: usize, specs: Vec<Spec>) -> Result<(), TinyGlmError> {
         let file = format!("model-{index:05}-of-{:05}.safetensors", self.shards);
         let path = self.dir.join(&file);
-        let mut buffers = Vec::with_capacity(specs.len());
+        let mut tensors = Vec::with_capacity(specs.len());
         for spec in &specs {
             let count: usize = spec.shape.iter().product();
             let (dtype, bytes) = match spec.fill {
@@ -481,13 +479,23 @@ impl ShardWriter<'_> {
                 }
             };
             self.summary.parameters += count as u64;
-            buffers.push((spec, dtype, bytes));
+            let tensor = RawTensor {
+                name: spec.name.clone(),
+                shape: spec.shape.clone(),
+                bytes,
+            };
+            // Experts are drawn stacked in either layout, so that a seed
+            // gives the same weights in both.
+            match per_expert_split(self.layout, &tensor, dtype.bitsize() / 8) {
+                Some(split) => tensors.extend(split.into_iter().map(|t| (t, dtype))),
+                None => tensors.push((tensor, dtype)),
+            }
         }
-        let views = buffers
+        let views = tensors
             .iter()
-            .map(|(spec, dtype, bytes)| {
-                TensorView::new(*dtype, spec.shape.clone(), bytes)
-                    .map(|view| (spec.name.clone(), view))
+            .map(|(tensor, dtype)| {
+                TensorView::new(*dtype, tensor.shape.clone(), &tensor.bytes)
+                    .map(|view| (tensor.name.clone(), view))
                     .map_err(|e| TinyGlmError::Serialize {
                         path: path.clone(),
                         message: e.to_string(),
@@ -504,10 +512,10 @@ impl ShardWriter<'_> {
                 message: e.to_string(),
             }
         })?;
-        for spec in &specs {
-            self.weight_map.insert(spec.name.clone(), json!(file));
+        for (tensor, _) in &tensors {
+            self.weight_map.insert(tensor.name.clone(), json!(file));
         }
-        self.summary.tensors += specs.len();
+        self.summary.tensors += tensors.len();
         self.summary.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         Ok(())
     }
@@ -529,6 +537,19 @@ impl ShardWriter<'_> {
                 (Dtype::BF16, bytes)
             }
         }
+    }
+}
+
+/// `tensor` as per-expert tensors when the layout asks for them and it is a
+/// stacked expert tensor.
+fn per_expert_split(
+    layout: ExpertLayout,
+    tensor: &RawTensor,
+    element: usize,
+) -> Option<Vec<RawTensor>> {
+    match layout {
+        ExpertLayout::Stacked => None,
+        ExpertLayout::PerExpert => per_expert::split(tensor, element),
     }
 }
 
