@@ -100,6 +100,10 @@ async fn run_app(
     for warning in &options.warnings {
         app.push_entry(Entry::Notice(format!("warning: {warning}")));
     }
+    // The servers start once the first frame is on screen (their processes
+    // would compete with it for the CPU); their warnings show as they come.
+    let mut mcp_to_start = options.session.tools.mcp().cloned();
+    let mut mcp_warnings = mcp_to_start.as_ref().map(|mcp| mcp.live_warnings());
     let mut session = Session::new(options.session);
     if let Err(error) = session.load(&options.model) {
         app.on_model_failed(error);
@@ -130,6 +134,10 @@ async fn run_app(
                 Some(Err(_)) | None => vec![Effect::Quit],
             },
             event = session.next_event() => on_session_event(&mut app, event),
+            Some(message) = next_warning(&mut mcp_warnings) => {
+                app.push_entry(Entry::Warning(message));
+                Vec::new()
+            }
             _ = tokio::time::sleep_until(next_frame), if app.is_dirty() => Vec::new(),
             _ = tick.tick() => {
                 app.on_tick(Instant::now());
@@ -193,6 +201,9 @@ async fn run_app(
         if app.is_dirty() && last_frame.elapsed() >= FRAME {
             draw(&mut app, &mut main, &mut pager, stdio)?;
             last_frame = Instant::now();
+            if let Some(mcp) = mcp_to_start.take() {
+                mcp.start(&tokio::runtime::Handle::current());
+            }
         }
     }
     // Leave the transcript in scrollback and nothing of the live area.
@@ -223,6 +234,16 @@ async fn stop_session(session: Session, input: &mut EventStream) -> Ended {
                 }
             },
         }
+    }
+}
+
+/// The next MCP warning; never, without MCP servers.
+async fn next_warning(
+    warnings: &mut Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> Option<String> {
+    match warnings {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 
