@@ -115,7 +115,8 @@ run_step() {
     local seconds; seconds=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $began}")
     if ((rc == 124 || rc == 137)); then status=timeout budget_cut=$((budget_cut | capped)); elif ((rc != 0)); then status=failed; fi
     local tail_text=""
-    [[ $status != ok ]] && tail_text=$(grep -v '^{' "$log" | tail -n 3 | tr '\n' ' ' | cut -c1-400)
+    # The last lines say why: an error line on stderr, or a {"kind":"error"} row.
+    [[ $status != ok ]] && tail_text=$(tail -n 3 "$log" | tr '\n' ' ' | cut -c1-400)
     row --stage "$stage" --step "$step" kind=step "status=$status" "rc=$rc" "seconds=$seconds" "${FIELDS[@]}" \
         "command=$shown" "stderr_tail=$tail_text"
     say "[$stage/$step] $status (rc $rc, ${seconds}s)"
@@ -138,7 +139,7 @@ setup() {
         fi
     fi
     if ((!smoke)); then
-        local cu13; cu13=$("$PY" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))' 2>/dev/null)
+        local cu13; cu13=$("$PY" -c 'import nvidia, os; print(next((os.path.join(p, "cu13", "lib") for p in nvidia.__path__ if os.path.isdir(os.path.join(p, "cu13", "lib"))), ""))' 2>/dev/null)
         export LD_LIBRARY_PATH=${cu13:-/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
         if ldd "$GLINT" | grep -q 'not found'; then
             say "glint's libraries are missing: $(ldd "$GLINT" | grep 'not found' | tr '\n' ' ')"
@@ -170,7 +171,8 @@ ckpt() {
         run_step setup "checkpoint-$layers" 120 "$GLINT" dev tiny-glm "$dir" --layers "$layers" || return 1
     else
         run_step setup "checkpoint-$layers" 200 "$PY" "$here/make_glm_checkpoint.py" "$dir" "$layers" || return 1
-        "$GLINT" dev tiny-glm "$WORK/tokenizer-source" --layers 1 >/dev/null 2>&1 \
+        { [[ -f $WORK/tokenizer-source/tokenizer.json ]] \
+            || "$GLINT" dev tiny-glm "$WORK/tokenizer-source" --layers 1 >/dev/null 2>&1; } \
             && cp "$WORK/tokenizer-source/tokenizer.json" "$dir/tokenizer.json" \
             || { say "cannot write glint's tokenizer: the checkpoint keeps make_glm_checkpoint.py's"; }
     fi
