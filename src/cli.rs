@@ -12,6 +12,7 @@ use crate::approval::ApprovalPolicy;
 use crate::config::Config;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
+use crate::engine::paged_attn::PagedAttnChoice;
 use crate::scratch::ApplyMode;
 use crate::tools::{CheckCommand, EnvPolicy, SandboxPolicy, ShellPolicy};
 use crate::workspace::Workspace;
@@ -50,6 +51,11 @@ pub struct RunArgs {
     /// (default: the model's window); it also sizes the GPU's KV cache.
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(256..))]
     pub max_context: Option<u64>,
+
+    /// Keep a local model's KV cache in PagedAttention's blocks: auto (on
+    /// with CUDA, off elsewhere), on (a GPU only), or off.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = PagedAttnChoice::Auto)]
+    pub paged_attn: PagedAttnChoice,
 
     /// Sampling temperature (0 = greedy; local default 0.7, as GLM recommends
     /// for agentic coding).
@@ -201,6 +207,7 @@ impl RunArgs {
             isq: self.isq,
             device: self.device,
             max_context: self.max_context.map(|n| n as usize),
+            paged_attn: self.paged_attn,
             temperature: self.temperature,
             top_p: self.top_p,
             max_tokens: self.max_tokens.map(|n| n as usize),

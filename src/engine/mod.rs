@@ -12,6 +12,7 @@
 mod glm_model;
 pub mod http;
 pub mod local;
+pub mod paged_attn;
 pub mod scripted;
 mod spec;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::http::{HttpConfig, HttpModel, Provider};
 use super::local::{DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling};
+use super::paged_attn::{self, PagedAttnChoice};
 use super::scripted::ScriptedModel;
 use super::{GlmModel, Model};
 
@@ -75,6 +76,8 @@ pub struct OpenOptions {
     pub isq: IsqChoice,
     pub device: DeviceChoice,
     pub max_context: Option<usize>,
+    /// `--paged-attn`, for a local model.
+    pub paged_attn: PagedAttnChoice,
     /// Sampling as given on the command line; unset values keep each
     /// engine's default (GLM's recommendation locally, the server's own).
     pub temperature: Option<f64>,
@@ -92,6 +95,7 @@ impl Default for OpenOptions {
             isq: IsqChoice::Auto,
             device: DeviceChoice::Auto,
             max_context: None,
+            paged_attn: PagedAttnChoice::Auto,
             temperature: None,
             top_p: None,
             max_tokens: None,
@@ -123,6 +127,8 @@ pub async fn open(
             Ok(Arc::new(HttpModel::new(config)?))
         }
         ModelSpec::Local(name) => {
+            paged_attn::check_early(options.paged_attn, options.device)
+                .map_err(|e| super::EngineError::Backend(e.to_string()))?;
             let defaults = Sampling::default();
             let local = LocalOptions {
                 model: name.clone(),
@@ -135,6 +141,7 @@ pub async fn open(
                     max_tokens: options.max_tokens,
                 },
                 prefix_cache: true,
+                paged_attn: options.paged_attn,
             };
             let engine = LocalEngine::load(&local, progress).await?;
             Ok(Arc::new(GlmModel::new(engine)))

@@ -187,6 +187,7 @@ pub fn greedy(model: &str, max_tokens: usize) -> glint::engine::local::LocalOpti
             max_tokens: Some(max_tokens),
         },
         prefix_cache: true,
+        paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
     }
 }
 
