@@ -100,19 +100,23 @@ async fn run_app(
     for warning in &options.warnings {
         app.push_entry(Entry::Notice(format!("warning: {warning}")));
     }
-    // The servers start once the first frame is on screen (their processes
-    // would compete with it for the CPU); their warnings show as they come.
-    let mut mcp_to_start = options.session.tools.mcp().cloned();
-    let mut mcp_warnings = mcp_to_start.as_ref().map(|mcp| mcp.live_warnings());
+    let mut pager: Option<TtyTerminal> = None;
+    // The first frame comes before any work at start begins (the model
+    // loading, a long session log read, the MCP servers' processes), which
+    // would compete with it for the CPU and, handled first, for the loop.
+    draw(&mut app, &mut main, &mut pager, stdio)?;
+    let mut last_frame = Instant::now();
+    let mcp = options.session.tools.mcp().cloned();
+    // MCP warnings show as they come, not at the next turn.
+    let mut mcp_warnings = mcp.as_ref().map(|mcp| mcp.live_warnings());
     let mut session = Session::new(options.session);
     if let Err(error) = session.load(&options.model) {
         app.on_model_failed(error);
     }
+    if let Some(mcp) = &mcp {
+        mcp.start(&tokio::runtime::Handle::current());
+    }
     let mut input = EventStream::new();
-    let mut pager: Option<TtyTerminal> = None;
-    let mut last_frame = Instant::now()
-        .checked_sub(FRAME)
-        .unwrap_or_else(Instant::now);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -201,9 +205,6 @@ async fn run_app(
         if app.is_dirty() && last_frame.elapsed() >= FRAME {
             draw(&mut app, &mut main, &mut pager, stdio)?;
             last_frame = Instant::now();
-            if let Some(mcp) = mcp_to_start.take() {
-                mcp.start(&tokio::runtime::Handle::current());
-            }
         }
     }
     // Leave the transcript in scrollback and nothing of the live area.
