@@ -49,6 +49,8 @@ pub struct RunArgs {
 
     /// Most tokens (prompt + answer) a turn may hold with a local model
     /// (default: the model's window); it also sizes the GPU's KV cache.
+    /// With a server (openai:, openrouter:) it is the window compaction
+    /// works against (default: the server's model listing).
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(256..))]
     pub max_context: Option<u64>,
 

@@ -152,6 +152,14 @@ pub trait Model: Send + Sync {
     fn context_window(&self) -> Option<u64> {
         None
     }
+
+    /// Why the context window is unknown, for engines that ought to know
+    /// it (an HTTP server whose listing gave no length): the agent tells
+    /// the user once that automatic compaction is off, and how to turn it
+    /// on. `None` where the window is known or unknowable by design.
+    fn context_window_notice(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A raw completion request: the rendered prompt, and the texts that end

@@ -124,7 +124,10 @@ pub async fn open(
             if let Some(idle) = options.http_idle_timeout {
                 config.idle_timeout = idle;
             }
-            Ok(Arc::new(HttpModel::new(config)?))
+            config.context_window = options.max_context.map(|n| n as u64);
+            let model = HttpModel::new(config)?;
+            model.look_up_context_window().await;
+            Ok(Arc::new(model))
         }
         ModelSpec::Local(name) => {
             paged_attn::check_early(options.paged_attn, options.device)
