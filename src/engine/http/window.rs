@@ -79,7 +79,7 @@ pub fn listed_window(listing: &Value, model: &str) -> Option<u64> {
     let entry = data
         .iter()
         .find(|entry| entry.get("id").and_then(Value::as_str) == Some(model))
-        .or_else(|| match data.as_slice() {
+        .or(match data.as_slice() {
             [only] => Some(only),
             _ => None,
         })?;
