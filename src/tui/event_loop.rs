@@ -277,7 +277,7 @@ fn on_session_event(app: &mut App, event: SessionEvent) -> Vec<Effect> {
             Vec::new()
         }
         SessionEvent::Resumed(Ok(resumed)) => {
-            app.on_resumed(resumed.log.id(), &resumed.messages, &resumed.warnings);
+            app.on_resumed_session(&resumed);
             Vec::new()
         }
         SessionEvent::Resumed(Err(error)) => {
