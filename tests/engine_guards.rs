@@ -159,6 +159,68 @@ async fn a_hub_model_that_cannot_fit_is_refused_before_downloading() {
     );
 }
 
+/// `--memory-limit` (and the `memory_limit` key) reach the engine: below
+/// the tiny checkpoint's f32 weights the run ends before loading, in one
+/// line naming the limit and a level that fits; the key in a project config
+/// does the same; a generous limit loads and answers.
+#[test]
+fn the_memory_limit_flag_and_key_refuse_a_model_that_cannot_fit() {
+    let sandbox = Sandbox::create();
+    let checkpoint = sandbox.outside("tiny");
+    tiny_glm::write(&checkpoint, &tiny_glm_options(WeightType::Bf16, 7)).expect("checkpoint");
+    // f32 on CPU: twice the bf16 bytes; half of that fits no f32 load.
+    let limit_gib = weight_bytes(&checkpoint) as f64 / (1u64 << 30) as f64;
+    let run = |extra: &[&str]| {
+        glint(&sandbox.workspace())
+            .args(["--model", &checkpoint.display().to_string(), "--task", "hi"])
+            .args([
+                "--device",
+                "cpu",
+                "--max-context",
+                "8192",
+                "--max-tokens",
+                "2",
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .expect("glint runs")
+    };
+    let refused = |output: &std::process::Output| {
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let err = String::from_utf8_lossy(&output.stderr);
+        let last = err.trim().lines().last().unwrap_or_default().to_string();
+        assert!(last.contains("--memory-limit"), "{err}");
+        assert!(last.contains("--isq"), "{err}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stdout.contains("\"loading\""), "{stdout}");
+    };
+    refused(&run(&["--memory-limit", &format!("{limit_gib:.6}")]));
+
+    let config_dir = sandbox.workspace().join(".glint");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!("memory_limit = {limit_gib:.6}\n"),
+    )
+    .expect("config");
+    refused(&run(&[]));
+
+    // The flag wins over the key: eight times the bf16 bytes loads (what
+    // the random model then answers does not matter here).
+    let fits = run(&["--memory-limit", &format!("{:.6}", limit_gib * 8.0)]);
+    let stdout = String::from_utf8_lossy(&fits.stdout);
+    assert!(stdout.contains("\"stage\":\"ready\""), "{fits:?}");
+    assert!(stdout.contains("\"type\":\"run_finished\""), "{fits:?}");
+
+    let bad = run(&["--memory-limit", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is not a number of GiB above 0"),
+        "{bad:?}"
+    );
+}
+
 /// A checkpoint whose routing groups do not divide its experts (8 experts
 /// in 3 groups) loads, and every forward pass then fails in mistralrs: each
 /// request ends with the engine's error in one line, none hangs or retries,

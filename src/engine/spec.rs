@@ -76,6 +76,9 @@ pub struct OpenOptions {
     pub isq: IsqChoice,
     pub device: DeviceChoice,
     pub max_context: Option<usize>,
+    /// `--memory-limit` in bytes: the most device memory (GPU memory, or
+    /// RAM on CPU) a local model may use; `None`: what is available.
+    pub memory_limit: Option<u64>,
     /// `--paged-attn`, for a local model.
     pub paged_attn: PagedAttnChoice,
     /// Sampling as given on the command line; unset values keep each
@@ -95,6 +98,7 @@ impl Default for OpenOptions {
             isq: IsqChoice::Auto,
             device: DeviceChoice::Auto,
             max_context: None,
+            memory_limit: None,
             paged_attn: PagedAttnChoice::Auto,
             temperature: None,
             top_p: None,
@@ -146,7 +150,7 @@ pub async fn open(
                 prefix_cache: true,
                 paged_attn: options.paged_attn,
             };
-            let engine = LocalEngine::load(&local, progress).await?;
+            let engine = LocalEngine::load_within(&local, options.memory_limit, progress).await?;
             Ok(Arc::new(GlmModel::new(engine)))
         }
     }

@@ -94,6 +94,14 @@ impl LocalEngine {
             check_gguf(path).map_err(EngineError::Backend)?;
         }
         let device = options.device.resolve().map_err(EngineError::Backend)?;
+        // A combination that cannot run is refused in one line before any
+        // download (later, inside the load, it would read as a load error).
+        crate::engine::paged_attn::decide(
+            options.paged_attn,
+            crate::engine::paged_attn::DeviceKind::of(&device),
+            crate::engine::paged_attn::no_mla_from_env(),
+        )
+        .map_err(|e| EngineError::Backend(e.to_string()))?;
         let on_cpu = device.is_cpu();
         // A Hub model not downloaded yet: what the Hub says about it.
         let hub = match &source {
