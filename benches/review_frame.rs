@@ -8,33 +8,22 @@
 //! alternately in one loop, the ratios, and how long opening the view
 //! (laying out and highlighting the diff, once) takes.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use glint::agent::Event;
 use glint::review::{ChangeProposal, FileProposal};
-use glint::tools::SandboxPolicy;
-use glint::tui::theme::Theme;
-use glint::tui::{App, AppConfig, Entry, ToolEntry, draw_main, draw_pager, viewport_height};
+use glint::tui::{App, draw_main, draw_pager};
 
-const WIDTH: u16 = 120;
-const HEIGHT: u16 = 40;
+use common::{app, fill, full_screen_terminal, inline_terminal};
+
 const LINES: usize = 5_000;
-
-fn app(workspace: &std::path::Path) -> App {
-    let mut app = App::new(AppConfig {
-        workspace_root: workspace.to_path_buf(),
-        model_label: "bench".into(),
-        sandbox: SandboxPolicy::WorkspaceWrite,
-        theme: Theme::colored(),
-    });
-    app.on_model_ready("bench".into(), Some(202_752));
-    app
-}
 
 /// A Rust-like source of `LINES` lines.
 fn source(changed: impl Fn(usize) -> bool) -> String {
@@ -129,39 +118,18 @@ fn pager_frame(app: &mut App, terminal: &mut Terminal<TestBackend>) {
 /// The 10,000-entry transcript in the pager, scrolled to its end.
 fn transcript_pager(workspace: &std::path::Path) -> (App, Terminal<TestBackend>) {
     let (mut app, _) = transcript(workspace);
-    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    let mut terminal = full_screen_terminal();
     app.on_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::CONTROL));
     draw_pager(&mut terminal, &mut app).unwrap();
     press(&mut app, KeyCode::End);
     (app, terminal)
 }
 
+/// The live area over the transcript `tui_render` draws, 10,000 entries.
 fn transcript(workspace: &std::path::Path) -> (App, Terminal<TestBackend>) {
     let mut app = app(workspace);
-    for index in 0..10_000 {
-        let entry = match index % 4 {
-            0 => Entry::User(format!("message {index}: please look at the failing test")),
-            1 => Entry::Assistant(format!(
-                "Answer {index}: the bug is in **parse**.\n\n```rust\nfn parse(x: u32) -> u32 {{ x + {index} }}\n```\n"
-            )),
-            2 => Entry::Tool(ToolEntry {
-                name: "shell".into(),
-                target: Some("cargo test".into()),
-                ok: true,
-                summary: "exit 0".into(),
-                output: "running 3 tests\ntest a ... ok".into(),
-            }),
-            _ => Entry::Reasoning(format!("Thinking about step {index}.")),
-        };
-        app.push_entry(entry);
-    }
-    let mut terminal = Terminal::with_options(
-        TestBackend::new(WIDTH, HEIGHT),
-        TerminalOptions {
-            viewport: Viewport::Inline(viewport_height(HEIGHT)),
-        },
-    )
-    .unwrap();
+    fill(&mut app, 10_000);
+    let mut terminal = inline_terminal();
     draw_main(&mut terminal, &mut app).unwrap();
     (app, terminal)
 }
@@ -172,7 +140,7 @@ fn frames(c: &mut Criterion) {
     for (name, file) in proposals() {
         let mut app = app(workspace.path());
         open_review(&mut app, file);
-        let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+        let mut terminal = full_screen_terminal();
         draw_pager(&mut terminal, &mut app).unwrap();
         let mut step = 0;
         group.bench_function(name, |b| {
@@ -207,7 +175,7 @@ fn ratio(_: &mut Criterion) {
     println!();
     for (name, file) in proposals() {
         let mut app = app(workspace.path());
-        let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+        let mut terminal = full_screen_terminal();
         let start = Instant::now();
         open_review(&mut app, file);
         draw_pager(&mut terminal, &mut app).unwrap();

@@ -3,64 +3,18 @@
 //!
 //! `cargo bench --bench tui_render`; results in BENCHMARKS.md.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use glint::agent::{Event, RunStatus};
 use glint::engine::Usage;
-use glint::tools::SandboxPolicy;
-use glint::tui::theme::Theme;
-use glint::tui::{App, AppConfig, Entry, ToolEntry, draw_main, draw_pager, viewport_height};
+use glint::tui::{draw_main, draw_pager};
 
-const WIDTH: u16 = 120;
-const HEIGHT: u16 = 40;
-
-fn app(workspace: &std::path::Path) -> App {
-    let mut app = App::new(AppConfig {
-        workspace_root: workspace.to_path_buf(),
-        model_label: "bench".into(),
-        sandbox: SandboxPolicy::WorkspaceWrite,
-        theme: Theme::colored(),
-    });
-    app.on_model_ready("bench".into(), Some(202_752));
-    app
-}
-
-fn inline_terminal() -> Terminal<TestBackend> {
-    Terminal::with_options(
-        TestBackend::new(WIDTH, HEIGHT),
-        TerminalOptions {
-            viewport: Viewport::Inline(viewport_height(HEIGHT)),
-        },
-    )
-    .unwrap()
-}
-
-/// A transcript of `count` entries: user messages, markdown answers with
-/// code, tool calls with output.
-fn fill(app: &mut App, count: usize) {
-    for index in 0..count {
-        let entry = match index % 4 {
-            0 => Entry::User(format!("message {index}: please look at the failing test")),
-            1 => Entry::Assistant(format!(
-                "Answer {index}: the bug is in **parse**.\n\n```rust\nfn parse(x: u32) -> u32 {{ x + {index} }}\n```\n"
-            )),
-            2 => Entry::Tool(ToolEntry {
-                name: "shell".into(),
-                target: Some("cargo test".into()),
-                ok: true,
-                summary: "exit 0".into(),
-                output: "running 3 tests\ntest a ... ok\ntest b ... ok\ntest c ... ok".into(),
-            }),
-            _ => Entry::Reasoning(format!("Thinking about step {index} of the plan.")),
-        };
-        app.push_entry(entry);
-    }
-}
+use common::{app, fill, full_screen_terminal, inline_terminal};
 
 fn frame_time(c: &mut Criterion) {
     let workspace = tempfile::tempdir().unwrap();
@@ -82,7 +36,7 @@ fn frame_time(c: &mut Criterion) {
     }
     let mut app = app(workspace.path());
     fill(&mut app, 10_000);
-    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    let mut terminal = full_screen_terminal();
     app.on_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::CONTROL));
     draw_pager(&mut terminal, &mut app).unwrap();
     app.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE));

@@ -80,6 +80,7 @@ fn options(model: &str, prefix_cache: bool) -> LocalOptions {
             max_tokens: Some(32),
         },
         prefix_cache,
+        paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
     }
 }
 

@@ -12,6 +12,7 @@ use crate::approval::ApprovalPolicy;
 use crate::config::Config;
 use crate::engine::OpenOptions;
 use crate::engine::local::{DeviceChoice, IsqChoice};
+use crate::engine::paged_attn::PagedAttnChoice;
 use crate::scratch::ApplyMode;
 use crate::tools::{CheckCommand, EnvPolicy, SandboxPolicy, ShellPolicy};
 use crate::workspace::Workspace;
@@ -48,8 +49,21 @@ pub struct RunArgs {
 
     /// Most tokens (prompt + answer) a turn may hold with a local model
     /// (default: the model's window); it also sizes the GPU's KV cache.
+    /// With a server (openai:, openrouter:) it is the window compaction
+    /// works against (default: the server's model listing).
     #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(256..))]
     pub max_context: Option<u64>,
+
+    /// The most memory a local model may use, in GiB (GPU memory on a GPU,
+    /// RAM on CPU), e.g. on a shared machine: a model that cannot fit is
+    /// refused before it is downloaded or loaded, naming what would fit.
+    #[arg(long, value_name = "GIB", value_parser = parse_memory_limit)]
+    pub memory_limit: Option<f64>,
+
+    /// Keep a local model's KV cache in PagedAttention's blocks: auto (on
+    /// with CUDA, off elsewhere), on (a GPU only), or off.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = PagedAttnChoice::Auto)]
+    pub paged_attn: PagedAttnChoice,
 
     /// Sampling temperature (0 = greedy; local default 0.7, as GLM recommends
     /// for agentic coding).
@@ -177,6 +191,20 @@ fn parse_temperature(value: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_memory_limit(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(gib) if gib > 0.0 && gib.is_finite() => Ok(gib),
+        _ => Err(format!(
+            "`{value}` is not a number of GiB above 0 (e.g. --memory-limit 20)"
+        )),
+    }
+}
+
+/// GiB (as `--memory-limit` and the `memory_limit` key take them) in bytes.
+fn gib_to_bytes(gib: f64) -> u64 {
+    (gib * (1u64 << 30) as f64) as u64
+}
+
 fn parse_top_p(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
@@ -201,6 +229,8 @@ impl RunArgs {
             isq: self.isq,
             device: self.device,
             max_context: self.max_context.map(|n| n as usize),
+            memory_limit: self.memory_limit.map(gib_to_bytes),
+            paged_attn: self.paged_attn,
             temperature: self.temperature,
             top_p: self.top_p,
             max_tokens: self.max_tokens.map(|n| n as usize),
@@ -250,6 +280,11 @@ impl RunArgs {
             given("max_context"),
             &mut self.max_context,
             &config.max_context,
+        );
+        pick_opt(
+            given("memory_limit"),
+            &mut self.memory_limit,
+            &config.memory_limit,
         );
         pick(given("max_turns"), &mut self.max_turns, &config.max_turns);
         pick_opt(

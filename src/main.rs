@@ -77,6 +77,7 @@ fn run_agent(mut args: RunArgs, matches: &ArgMatches) -> Result<u8> {
     glint::logging::init();
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // No frame to wait for: the servers start at once.
     if let Some(mcp) = &mcp {
         mcp.start(runtime.handle());
     }
@@ -138,15 +139,13 @@ fn run_interactive(
     ModelSpec::parse(&args.model)?;
     let (mut tools, undo_warning) =
         glint::checkpoint::command::attach(ToolRegistry::builtin(), workspace.root());
-    let mcp = glint::mcp::attach(&mut tools, &args.mcp_servers, workspace.root());
+    // The app starts the servers once its first frame is drawn.
+    glint::mcp::attach(&mut tools, &args.mcp_servers, workspace.root());
     let tools = Arc::new(tools);
     let system_prompt = glint::prompts::build_system_prompt_today(workspace.root(), &tools)?;
     let log_path = glint::logging::init();
     let located = glint::session::command::locate_for_app(&args, workspace.root())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    if let Some(mcp) = &mcp {
-        mcp.start(runtime.handle());
-    }
     let options = TuiOptions {
         model: args.model.clone(),
         session: SessionOptions {

@@ -6,65 +6,38 @@
 
 mod common;
 
-use std::sync::Arc;
+use glint::agent::{AgentConfig, Event, GuardSettings, RunStatus};
+use glint::engine::FinishReason;
+use glint::engine::scripted::Completion;
 
-use glint::agent::{self, AgentConfig, Event, GuardSettings, RunStatus};
-use glint::engine::scripted::{Completion, ScriptedModel};
-use glint::engine::{FinishReason, GlmModel};
-use glint::tools::{ShellPolicy, ToolRegistry};
-use glint::workspace::Workspace;
-
-use common::{Sandbox, assert_extends, tool_results, until_finished};
+use common::agent_harness::{ScriptedRun, agent_config, run_answering, scripted};
+use common::{Sandbox, assert_extends, tool_results};
 
 const LIST: &str = "<tool_call>list_dir<arg_key>path</arg_key><arg_value>.</arg_value></tool_call>";
 const READ_NOTES: &str =
     "<tool_call>read_file<arg_key>path</arg_key><arg_value>notes.txt</arg_value></tool_call>";
 const ANSWER: &str = "I have it.</think>The launch code is 4242.<|endoftext|>";
 
-struct Run {
-    events: Vec<Event>,
-    prompts: Vec<String>,
-}
-
-async fn run(completions: Vec<Completion>, guards: GuardSettings, sandbox: &Sandbox) -> Run {
-    let model = Arc::new(GlmModel::new(ScriptedModel::new("guards", completions, 3)));
-    let mut handle = agent::spawn(AgentConfig {
-        model: model.clone(),
-        tools: Arc::new(ToolRegistry::builtin()),
-        workspace: Workspace::new(sandbox.workspace()).expect("workspace"),
-        system_prompt: "You are glint.".into(),
+async fn run(
+    completions: Vec<Completion>,
+    guards: GuardSettings,
+    sandbox: &Sandbox,
+) -> ScriptedRun {
+    let model = scripted("guards", completions, 3);
+    let config = AgentConfig {
         max_turns: 20,
-        thinking: true,
-        shell: ShellPolicy::default(),
         guards,
-        approval: Default::default(),
-    });
-    handle.submit("What is the launch code?");
-    let events = until_finished(&mut handle).await;
-    handle.shutdown().await;
-    let prompts = model.backend().prompts();
-    assert_extends(&prompts);
-    Run { events, prompts }
+        ..agent_config(model.clone(), &sandbox.workspace())
+    };
+    let run = run_answering(&model, config, "What is the launch code?", |event| {
+        panic!("nothing asks for approval here, but this did: {event:?}")
+    })
+    .await;
+    assert_extends(&run.prompts);
+    run
 }
 
-/// What prompt `index + 1` added after prompt `index`.
-fn added(run: &Run, index: usize) -> &str {
-    &run.prompts[index + 1][run.prompts[index].len()..]
-}
-
-fn status(run: &Run) -> (RunStatus, Option<String>, Option<String>) {
-    match run.events.last() {
-        Some(Event::RunFinished {
-            status,
-            answer,
-            error,
-            ..
-        }) => (*status, answer.clone(), error.clone()),
-        other => panic!("the last event is not run_finished: {other:?}"),
-    }
-}
-
-fn warnings(run: &Run) -> Vec<String> {
+fn warnings(run: &ScriptedRun) -> Vec<String> {
     run.events
         .iter()
         .filter_map(|event| match event {
@@ -74,7 +47,7 @@ fn warnings(run: &Run) -> Vec<String> {
         .collect()
 }
 
-fn finish_reasons(run: &Run) -> Vec<FinishReason> {
+fn finish_reasons(run: &ScriptedRun) -> Vec<FinishReason> {
     run.events
         .iter()
         .filter_map(|event| match event {
@@ -118,12 +91,15 @@ async fn the_third_identical_call_is_refused_and_the_run_still_finishes() {
         "the call did not run: {output}"
     );
     // The refusal is the result the model sees for that call.
-    assert!(added(&run, 2).contains(output.as_str()));
+    assert!(run.added(2).contains(output.as_str()));
     let warnings = warnings(&run);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("refused a repeated call: list_dir"));
-    assert_eq!(status(&run).0, RunStatus::Completed);
-    assert_eq!(status(&run).1.as_deref(), Some("The launch code is 4242."));
+    assert_eq!(run.finished().0, RunStatus::Completed);
+    assert_eq!(
+        run.finished().1.as_deref(),
+        Some("The launch code is 4242.")
+    );
 }
 
 #[tokio::test]
@@ -152,7 +128,11 @@ async fn the_repeat_threshold_is_configurable() {
     assert_eq!(oks, [true, false, false], "the 2nd and 3rd are refused");
 }
 
-async fn run_with(completions: Vec<Completion>, guards: GuardSettings, sandbox: &Sandbox) -> Run {
+async fn run_with(
+    completions: Vec<Completion>,
+    guards: GuardSettings,
+    sandbox: &Sandbox,
+) -> ScriptedRun {
     run(completions, guards, sandbox).await
 }
 
@@ -193,14 +173,14 @@ async fn a_call_inside_unclosed_reasoning_runs_and_the_raw_text_stays() {
     assert!(results[0].1, "{}", results[0].2);
     assert!(results[0].2.contains("The launch code is 4242."));
     // The turn is written back exactly as generated, then the result.
-    let after = added(&run, 0);
+    let after = run.added(0);
     assert!(
         after.starts_with(&format!("I should read the notes. {READ_NOTES}")),
         "{after}"
     );
     assert!(after.contains("<tool_response>"), "{after}");
     assert_eq!(finish_reasons(&run)[0], FinishReason::ToolCalls);
-    assert_eq!(status(&run).0, RunStatus::Completed);
+    assert_eq!(run.finished().0, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -215,7 +195,7 @@ async fn a_call_inside_closed_reasoning_runs_when_nothing_follows() {
     .await;
     assert_eq!(tool_results(&run.events).len(), 1);
     assert!(tool_results(&run.events)[0].1);
-    assert_eq!(status(&run).0, RunStatus::Completed);
+    assert_eq!(run.finished().0, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -232,8 +212,8 @@ async fn a_malformed_call_inside_the_reasoning_is_reported_like_any_other() {
     assert_eq!(results.len(), 1);
     assert!(!results[0].1);
     assert!(results[0].2.contains("limit"), "{}", results[0].2);
-    assert!(added(&run, 0).contains(&results[0].2));
-    assert_eq!(status(&run).0, RunStatus::Completed);
+    assert!(run.added(0).contains(&results[0].2));
+    assert_eq!(run.finished().0, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -242,7 +222,7 @@ async fn a_call_quoted_in_reasoning_before_a_plain_answer_is_not_run() {
     let quoted = format!("I could run {READ_NOTES} but I know it.</think>It is 4242.<|endoftext|>");
     let run = run(vec![text(&quoted)], GuardSettings::default(), &sandbox).await;
     assert!(tool_results(&run.events).is_empty());
-    assert_eq!(status(&run).1.as_deref(), Some("It is 4242."));
+    assert_eq!(run.finished().1.as_deref(), Some("It is 4242."));
 }
 
 #[tokio::test]
@@ -270,7 +250,7 @@ async fn a_turn_cut_at_the_token_limit_runs_no_half_call_and_tells_the_model() {
     let warnings = warnings(&run);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("cut"), "{}", warnings[0]);
-    let told = added(&run, 0);
+    let told = run.added(0);
     assert!(told.starts_with(cut), "the raw cut output stays: {told}");
     assert!(
         told.contains("<|user|>glint: your last output was cut off"),
@@ -284,7 +264,7 @@ async fn a_turn_cut_at_the_token_limit_runs_no_half_call_and_tells_the_model() {
         told.contains("generated tokens"),
         "says how much was used: {told}"
     );
-    assert_eq!(status(&run).0, RunStatus::Completed);
+    assert_eq!(run.finished().0, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -304,7 +284,7 @@ async fn complete_calls_before_the_cut_run() {
     assert_eq!(results.len(), 1, "only the whole call: {results:?}");
     assert_eq!(results[0].0, "read_file");
     assert_eq!(finish_reasons(&run)[0], FinishReason::Length);
-    assert!(added(&run, 0).contains("glint: your last output was cut off"));
+    assert!(run.added(0).contains("glint: your last output was cut off"));
 }
 
 /// Every broken shape the issue names, as the model would emit it.
@@ -345,7 +325,7 @@ async fn each_broken_shape_is_retried_then_fails_the_run() {
         let script = vec![text(&raw), text(&raw), text(&raw)];
         let run = run(script, GuardSettings::default(), &sandbox).await;
         assert_eq!(run.prompts.len(), 3, "{shape}: two retries");
-        let (status, answer, error) = status(&run);
+        let (status, answer, error) = run.finished();
         assert_eq!(status, RunStatus::MalformedOutput, "{shape}");
         assert_eq!(answer, None, "{shape}: no markup shown as an answer");
         let error = error.unwrap_or_default();
@@ -353,8 +333,8 @@ async fn each_broken_shape_is_retried_then_fails_the_run() {
             error.contains("malformed 3 times in a row"),
             "{shape}: {error}"
         );
-        assert!(added(&run, 0).contains(told), "{shape}: {}", added(&run, 0));
-        assert!(added(&run, 0).contains("<|user|>glint: "), "{shape}");
+        assert!(run.added(0).contains(told), "{shape}: {}", run.added(0));
+        assert!(run.added(0).contains("<|user|>glint: "), "{shape}");
         assert_eq!(warnings(&run).len(), 2, "{shape}");
         assert!(tool_results(&run.events).is_empty(), "{shape}: nothing ran");
     }
@@ -370,8 +350,11 @@ async fn broken_output_then_a_good_answer_completes() {
     ];
     let run = run(script, GuardSettings::default(), &sandbox).await;
     assert_eq!(tool_results(&run.events).len(), 1);
-    assert_eq!(status(&run).0, RunStatus::Completed);
-    assert_eq!(status(&run).1.as_deref(), Some("The launch code is 4242."));
+    assert_eq!(run.finished().0, RunStatus::Completed);
+    assert_eq!(
+        run.finished().1.as_deref(),
+        Some("The launch code is 4242.")
+    );
 }
 
 #[tokio::test]
@@ -383,5 +366,5 @@ async fn retries_are_configurable() {
     };
     let run = run(vec![text("</think>")], none, &sandbox).await;
     assert_eq!(run.prompts.len(), 1);
-    assert_eq!(status(&run).0, RunStatus::MalformedOutput);
+    assert_eq!(run.finished().0, RunStatus::MalformedOutput);
 }

@@ -5,153 +5,65 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::layout::Position;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use glint::agent::{self, AgentConfig, AgentHandle, Event, Op, RunStatus};
+use glint::agent::{AgentConfig, Event, RunStatus};
 use glint::approval::{ApprovalPolicy, Approvals, Decision, is_allowed, is_read_only};
-use glint::engine::GlmModel;
-use glint::engine::scripted::ScriptedModel;
-use glint::tools::{SandboxPolicy, ShellPolicy, ToolRegistry};
 use glint::tui::theme::Theme;
-use glint::tui::{App, AppConfig, Effect, draw_main, viewport_height};
-use glint::workspace::Workspace;
+use glint::tui::{Effect, draw_main};
 
 use common::Sandbox;
-
-const ANSWER: &str = "Done.</think>Done.<|endoftext|>";
-
-/// A raw completion calling `tool` with string arguments.
-fn call(tool: &str, args: &[(&str, &str)]) -> String {
-    let mut raw = format!("I will call {tool}.</think><tool_call>{tool}");
-    for (key, value) in args {
-        raw.push_str(&format!(
-            "<arg_key>{key}</arg_key><arg_value>{value}</arg_value>"
-        ));
-    }
-    raw.push_str("</tool_call><|observation|>");
-    raw
-}
+use common::agent_harness::{ScriptedRun, agent_config, run_answering, scripted};
+use common::completions::{ANSWER, tool_call};
+use common::screen::{app, buffer_text, inline_terminal, tool_call_started};
 
 fn shell(command: &str) -> String {
-    call("shell", &[("command", command)])
+    tool_call("shell", &[("command", command)])
 }
 
-struct Run {
-    events: Vec<Event>,
-    prompts: Vec<String>,
-}
-
-impl Run {
-    fn requests(&self) -> Vec<(String, Option<String>)> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::ApprovalRequested {
-                    summary, prefix, ..
-                } => Some((summary.clone(), prefix.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// `(ok, output)` of each finished tool call, in order.
-    fn results(&self) -> Vec<(bool, String)> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::ToolCallFinished { ok, output, .. } => Some((*ok, output.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn status(&self) -> RunStatus {
-        match self.events.last() {
-            Some(Event::RunFinished { status, .. }) => *status,
-            other => panic!("the run did not finish: {other:?}"),
-        }
-    }
-}
-
-fn start(
-    completions: Vec<String>,
-    approvals: &Approvals,
-    sandbox: &Sandbox,
-) -> (AgentHandle, Arc<GlmModel<ScriptedModel>>) {
-    let model = Arc::new(GlmModel::new(ScriptedModel::new(
-        "approval",
-        completions,
-        7,
-    )));
-    let handle = agent::spawn(AgentConfig {
-        model: model.clone(),
-        tools: Arc::new(ToolRegistry::builtin()),
-        workspace: Workspace::new(sandbox.workspace()).expect("workspace"),
-        system_prompt: "You are glint.".into(),
-        max_turns: 10,
-        thinking: true,
-        shell: ShellPolicy::default(),
-        guards: Default::default(),
-        approval: approvals.clone(),
-    });
-    (handle, model)
-}
-
-/// Runs the script to its end, answering each approval request with
-/// `answer` (`None`: cancel the run instead).
+/// Runs the script to its end, answering each request with `answer`
+/// given its summary (`None`: cancel the run instead).
 async fn drive(
     completions: Vec<String>,
     approvals: &Approvals,
     sandbox: &Sandbox,
     mut answer: impl FnMut(&str) -> Option<Decision>,
-) -> Run {
-    let (mut handle, model) = start(completions, approvals, sandbox);
-    handle.submit("Do the task.");
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(30), handle.next_event())
-            .await
-            .expect("the run finishes")
-            .expect("the core is alive");
+) -> ScriptedRun {
+    let model = scripted("approval", completions, 7);
+    let config = AgentConfig {
+        approval: approvals.clone(),
+        ..agent_config(model.clone(), &sandbox.workspace())
+    };
+    run_answering(&model, config, "Do the task.", |event| {
         // An edit under `suggest` is reviewed; the answer gets its paths.
-        let request = match &event {
-            Event::ApprovalRequested { id, summary, .. } => Some((id, summary.clone())),
-            Event::ReviewRequested { id, proposal, .. } => {
+        let summary = match event {
+            Event::ApprovalRequested { summary, .. } => summary.clone(),
+            Event::ReviewRequested { proposal, .. } => {
                 let paths: Vec<&str> = proposal.files.iter().map(|f| f.path.as_str()).collect();
-                Some((id, paths.join(", ")))
+                paths.join(", ")
             }
-            _ => None,
+            other => panic!("answered an event that asks nothing: {other:?}"),
         };
-        if let Some((id, summary)) = request {
-            match answer(&summary) {
-                Some(decision) => {
-                    handle.send(Op::Approve {
-                        id: id.clone(),
-                        decision,
-                    });
-                }
-                None => {
-                    handle.cancel();
-                }
-            }
-        }
-        let done = matches!(event, Event::RunFinished { .. });
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    handle.shutdown().await;
-    Run {
-        events,
-        prompts: model.backend().prompts(),
-    }
+        answer(&summary)
+    })
+    .await
+}
+
+/// Every tool call ran and succeeded.
+fn assert_every_call_ok(run: &ScriptedRun) {
+    assert!(
+        run.results().iter().all(|(ok, _)| *ok),
+        "{:?}",
+        run.results()
+    );
+}
+
+/// `write_call("a.txt")` and `shell("mkdir made")` both took effect.
+fn assert_wrote_and_made(sandbox: &Sandbox) {
+    assert!(sandbox.workspace().join("a.txt").exists());
+    assert!(sandbox.workspace().join("made").is_dir());
 }
 
 fn never(summary: &str) -> Option<Decision> {
@@ -159,7 +71,7 @@ fn never(summary: &str) -> Option<Decision> {
 }
 
 fn write_call(path: &str) -> String {
-    call("write_file", &[("path", path), ("content", "new text\n")])
+    tool_call("write_file", &[("path", path), ("content", "new text\n")])
 }
 
 #[test]
@@ -266,14 +178,9 @@ async fn full_auto_runs_everything_without_asking() {
     let approvals = Approvals::new(ApprovalPolicy::FullAuto, true);
     let script = vec![write_call("a.txt"), shell("mkdir made"), ANSWER.into()];
     let run = drive(script, &approvals, &sandbox, never).await;
-    assert!(run.requests().is_empty());
-    assert!(
-        run.results().iter().all(|(ok, _)| *ok),
-        "{:?}",
-        run.results()
-    );
-    assert!(sandbox.workspace().join("a.txt").exists());
-    assert!(sandbox.workspace().join("made").is_dir());
+    assert!(run.approval_requests().is_empty());
+    assert_every_call_ok(&run);
+    assert_wrote_and_made(&sandbox);
 }
 
 #[tokio::test]
@@ -287,17 +194,12 @@ async fn auto_edit_applies_edits_runs_read_only_commands_and_asks_about_the_rest
         ANSWER.into(),
     ];
     let run = drive(script, &approvals, &sandbox, |_| Some(Decision::Once)).await;
-    let requests = run.requests();
+    let requests = run.approval_requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0].0, "mkdir made");
     assert_eq!(requests[0].1.as_deref(), Some("mkdir made"));
-    assert!(
-        run.results().iter().all(|(ok, _)| *ok),
-        "{:?}",
-        run.results()
-    );
-    assert!(sandbox.workspace().join("a.txt").exists());
-    assert!(sandbox.workspace().join("made").is_dir());
+    assert_every_call_ok(&run);
+    assert_wrote_and_made(&sandbox);
 }
 
 #[tokio::test]
@@ -305,7 +207,7 @@ async fn suggest_asks_about_every_edit_and_every_command_showing_the_diff() {
     let sandbox = Sandbox::create();
     let approvals = Approvals::new(ApprovalPolicy::Suggest, true);
     let script = vec![
-        call(
+        tool_call(
             "edit_file",
             &[
                 ("path", "notes.txt"),
@@ -329,7 +231,7 @@ async fn suggest_asks_about_every_edit_and_every_command_showing_the_diff() {
         .collect();
     assert_eq!(reviewed.len(), 1, "{reviewed:?}");
     assert!(reviewed[0].contains("is 1234."), "{}", reviewed[0]);
-    let requests = run.requests();
+    let requests = run.approval_requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(requests[0].0, "ls");
     let notes = std::fs::read_to_string(sandbox.workspace().join("notes.txt")).unwrap();
@@ -356,7 +258,7 @@ async fn always_allowing_a_prefix_runs_the_next_matching_command_unasked() {
         })
     })
     .await;
-    let requests = run.requests();
+    let requests = run.approval_requests();
     // `mkdir -p two` ran without a request; `touch` is not covered.
     assert_eq!(
         requests,
@@ -464,7 +366,7 @@ async fn switching_the_policy_applies_from_the_next_call() {
         Some(Decision::Once)
     })
     .await;
-    assert_eq!(run.requests().len(), 1);
+    assert_eq!(run.approval_requests().len(), 1);
     assert!(sandbox.workspace().join("two").is_dir());
 }
 
@@ -472,62 +374,29 @@ async fn switching_the_policy_applies_from_the_next_call() {
 #[test]
 fn the_shell_approval_prompt() {
     let workspace = tempfile::tempdir().unwrap();
-    let mut app = App::new(AppConfig {
-        workspace_root: workspace.path().to_path_buf(),
-        model_label: "script:approval.json".into(),
-        sandbox: SandboxPolicy::WorkspaceWrite,
-        theme: Theme::plain(),
-    });
+    let mut app = app(workspace.path(), "script:approval.json", Theme::plain());
     let approvals = Approvals::new(ApprovalPolicy::AutoEdit, true);
     app.set_approvals(approvals.clone());
     app.on_model_ready("script:approval.json".into(), Some(8192));
-    let mut backend = TestBackend::new(80, 24);
-    ratatui::backend::Backend::set_cursor_position(&mut backend, Position::new(0, 0)).unwrap();
-    let mut terminal = Terminal::with_options(
-        backend,
-        TerminalOptions {
-            viewport: Viewport::Inline(viewport_height(24)),
-        },
-    )
-    .unwrap();
+    let mut terminal = inline_terminal(80, 24);
     let now = Instant::now();
-    for event in [
-        Event::RunStarted {
-            model: "m".into(),
-            workspace: "/ws".into(),
-            task: "t".into(),
-            max_turns: 5,
-        },
-        Event::TurnStarted { turn: 1 },
-        Event::ToolCallStarted {
-            turn: 1,
-            id: "call_1".into(),
-            name: "shell".into(),
-            arguments: serde_json::json!({"command": "cargo test --release 2>&1 | tail -20"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        },
-        Event::ApprovalRequested {
-            id: "call_1".into(),
-            tool: "shell".into(),
-            summary: "cargo test --release 2>&1 | tail -20".into(),
-            cwd: "/home/user/project".into(),
-            prefix: Some("cargo test".into()),
-        },
-    ] {
+    let command = serde_json::json!({"command": "cargo test --release 2>&1 | tail -20"});
+    let started = tool_call_started("shell", command.as_object().cloned().unwrap_or_default());
+    let asked = Event::ApprovalRequested {
+        id: "call_1".into(),
+        tool: "shell".into(),
+        summary: "cargo test --release 2>&1 | tail -20".into(),
+        cwd: "/home/user/project".into(),
+        prefix: Some("cargo test".into()),
+    };
+    for event in started.into_iter().chain([asked]) {
         app.on_agent_event(event, now);
     }
     draw_main(&mut terminal, &mut app).unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut rows = Vec::new();
-    for y in 0..buffer.area.height {
-        let row: String = (0..buffer.area.width)
-            .map(|x| buffer[(x, y)].symbol())
-            .collect();
-        rows.push(row.trim_end().to_string());
-    }
-    insta::assert_snapshot!("shell_approval_prompt", rows.join("\n"));
+    insta::assert_snapshot!(
+        "shell_approval_prompt",
+        buffer_text(terminal.backend().buffer())
+    );
 
     // Keys answer the prompt instead of typing into the composer.
     let key = |code| KeyEvent::new(code, KeyModifiers::NONE);

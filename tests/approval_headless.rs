@@ -6,45 +6,23 @@ mod common;
 
 use std::process::Output;
 
-use serde_json::Value;
+use common::Sandbox;
+use common::completions::{ANSWER, script_file, tool_call};
+use common::headless::json_lines;
 
-use common::{Sandbox, glint};
-
-/// Writes a model script with these raw completions next to the workspace.
-fn script(sandbox: &Sandbox, completions: &[String]) -> String {
-    let path = sandbox.outside("approval-script.json");
-    let script = serde_json::json!({ "completions": completions });
-    std::fs::write(&path, script.to_string()).expect("write script");
-    format!("script:{}", path.display())
-}
-
-fn call(tool: &str, args: &[(&str, &str)]) -> String {
-    let mut raw = format!("I will call {tool}.</think><tool_call>{tool}");
-    for (key, value) in args {
-        raw.push_str(&format!(
-            "<arg_key>{key}</arg_key><arg_value>{value}</arg_value>"
-        ));
-    }
-    raw.push_str("</tool_call><|observation|>");
-    raw
-}
-
-const ANSWER: &str = "Done.</think>Done.<|endoftext|>";
-
+/// glint run headless with `--json` on a script of these completions,
+/// with `args` after.
 fn run(sandbox: &Sandbox, completions: &[String], args: &[&str]) -> Output {
-    let model = script(sandbox, completions);
-    glint(&sandbox.workspace())
-        .args(["--model", &model, "--task", "Do it.", "--json"])
-        .args(args)
-        .output()
-        .expect("glint runs")
+    let model = script_file(&sandbox.outside("approval-script.json"), completions);
+    let mut all = vec!["--model", &model, "--task", "Do it.", "--json"];
+    all.extend_from_slice(args);
+    common::headless::run(sandbox, &all)
 }
 
 /// `(ok, output)` of each finished tool call.
 fn tool_results(output: &Output) -> Vec<(bool, String)> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    json_lines(&output.stdout)
+        .into_iter()
         .filter(|event| event["type"] == "tool_call_finished")
         .map(|event| {
             (
@@ -55,11 +33,17 @@ fn tool_results(output: &Output) -> Vec<(bool, String)> {
         .collect()
 }
 
+/// Writes the workspace's `.glint/config.toml`.
+fn project_config(sandbox: &Sandbox, text: &str) {
+    std::fs::create_dir(sandbox.workspace().join(".glint")).unwrap();
+    std::fs::write(sandbox.workspace().join(".glint/config.toml"), text).unwrap();
+}
+
 fn edit_and_commands() -> Vec<String> {
     vec![
-        call("write_file", &[("path", "a.txt"), ("content", "x\n")]),
-        call("shell", &[("command", "ls")]),
-        call("shell", &[("command", "mkdir made")]),
+        tool_call("write_file", &[("path", "a.txt"), ("content", "x\n")]),
+        tool_call("shell", &[("command", "ls")]),
+        tool_call("shell", &[("command", "mkdir made")]),
         ANSWER.into(),
     ]
 }
@@ -98,12 +82,7 @@ fn suggest_refuses_edits_and_unlisted_commands_saying_how_to_allow_them() {
 #[test]
 fn auto_edit_from_the_config_file_applies_edits_and_refuses_other_commands() {
     let sandbox = Sandbox::create();
-    std::fs::create_dir(sandbox.workspace().join(".glint")).unwrap();
-    std::fs::write(
-        sandbox.workspace().join(".glint/config.toml"),
-        "approval = \"auto-edit\"\n",
-    )
-    .unwrap();
+    project_config(&sandbox, "approval = \"auto-edit\"\n");
     let output = run(&sandbox, &edit_and_commands(), &[]);
     let results = tool_results(&output);
     assert_eq!(results.len(), 3, "{output:?}");
@@ -126,12 +105,7 @@ fn auto_edit_from_the_config_file_applies_edits_and_refuses_other_commands() {
 #[test]
 fn a_bad_policy_is_a_one_line_error() {
     let sandbox = Sandbox::create();
-    std::fs::create_dir(sandbox.workspace().join(".glint")).unwrap();
-    std::fs::write(
-        sandbox.workspace().join(".glint/config.toml"),
-        "approval = \"sometimes\"\n",
-    )
-    .unwrap();
+    project_config(&sandbox, "approval = \"sometimes\"\n");
     let output = run(&sandbox, &[ANSWER.into()], &[]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -155,7 +129,7 @@ fn added_dirs_are_writable_in_the_sandbox_and_others_are_not() {
     std::fs::create_dir(&added).unwrap();
     std::fs::create_dir(&other).unwrap();
     let write = |dir: &std::path::Path| {
-        call(
+        tool_call(
             "shell",
             &[(
                 "command",
@@ -185,15 +159,13 @@ fn added_dirs_are_writable_in_the_sandbox_and_others_are_not() {
     assert!(!other.join("f.txt").exists());
 
     // The same from the config file.
-    std::fs::create_dir(sandbox.workspace().join(".glint")).unwrap();
-    std::fs::write(
-        sandbox.workspace().join(".glint/config.toml"),
-        format!(
+    project_config(
+        &sandbox,
+        &format!(
             "[shell]\nwritable_roots = [{:?}]\n",
             other.display().to_string()
         ),
-    )
-    .unwrap();
+    );
     let output = run(&sandbox, &[write(&other), ANSWER.into()], &[]);
     assert!(tool_results(&output)[0].1.contains("wrote"), "{output:?}");
     assert!(other.join("f.txt").exists());

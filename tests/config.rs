@@ -11,6 +11,7 @@ use glint::cli::{NetworkMode, SandboxMode};
 use glint::config::Config;
 use glint::engine::local::{DeviceChoice, IsqChoice};
 
+use common::headless::stderr;
 use common::{Sandbox, glint, model_arg};
 
 #[test]
@@ -184,56 +185,33 @@ fn run_with_user_config(sandbox: &Sandbox, user_dir: &Path, args: &[&str]) -> Ou
         .expect("glint runs")
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
-fn a_bad_project_config_stops_glint_naming_the_file_and_key() {
-    let sandbox = Sandbox::create();
-    let user = sandbox.outside("xdg");
-    let project = sandbox.workspace().join(".glint/config.toml");
-    write(&project, "[sampling]\ntemperature = \"hot\"\n");
-    let output = run_with_user_config(
-        &sandbox,
-        &user,
-        &[
-            "--task",
-            "hi",
-            "--model",
-            &model_arg("read_then_answer.json"),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let err = stderr(&output);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(".glint/config.toml"), "{err}");
-    assert!(err.contains("`sampling.temperature`"), "{err}");
-}
-
-#[test]
-fn an_unknown_key_in_the_user_config_stops_glint_naming_the_file_and_key() {
-    let sandbox = Sandbox::create();
-    let user = sandbox.outside("xdg");
-    write(
-        &user.join("glint/config.toml"),
-        "sandbox = \"off\"\nnetwrok = true\n",
-    );
-    let output = run_with_user_config(
-        &sandbox,
-        &user,
-        &[
-            "--task",
-            "hi",
-            "--model",
-            &model_arg("read_then_answer.json"),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    let err = stderr(&output);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("xdg/glint/config.toml"), "{err}");
-    assert!(err.contains("unknown key `netwrok`"), "{err}");
+fn a_bad_config_file_stops_glint_naming_the_file_and_key() {
+    // (the file, relative to the sandbox; its text; what the error names)
+    for (file, text, names) in [
+        (
+            "ws/.glint/config.toml",
+            "[sampling]\ntemperature = \"hot\"\n",
+            [".glint/config.toml", "`sampling.temperature`"],
+        ),
+        (
+            "xdg/glint/config.toml",
+            "sandbox = \"off\"\nnetwrok = true\n",
+            ["xdg/glint/config.toml", "unknown key `netwrok`"],
+        ),
+    ] {
+        let sandbox = Sandbox::create();
+        let user = sandbox.outside("xdg");
+        write(&sandbox.dir.path().join(file), text);
+        let model = model_arg("read_then_answer.json");
+        let output = run_with_user_config(&sandbox, &user, &["--task", "hi", "--model", &model]);
+        assert_eq!(output.status.code(), Some(2), "{file}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{file}: {err}");
+        for name in names {
+            assert!(err.contains(name), "{file}: {err}");
+        }
+    }
 }
 
 #[test]

@@ -286,7 +286,9 @@ async fn a_prompt_longer_than_the_context_is_refused_before_the_engine_sees_it()
         other => panic!("expected an error, got {other:?}"),
     };
     assert!(error.contains("context holds 256"), "{error}");
+    assert!(error.contains("/compact"), "{error}");
     assert!(error.contains("--max-context"), "{error}");
+    assert!(!error.contains('\n'), "one line: {error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

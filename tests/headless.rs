@@ -7,41 +7,23 @@ use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
+use common::completions::{ANSWER, logged_prompts, script_file};
+use common::headless::{json_lines, run, stderr};
 use common::{Sandbox, assert_extends, glint, model_arg};
 
-fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
-    glint(&sandbox.workspace())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("glint runs")
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+/// glint asked "What do the notes say?" of `read_then_answer.json`, with
+/// `extra` arguments.
+fn ask_about_the_notes(sandbox: &Sandbox, extra: &[&str]) -> Output {
+    let model = model_arg("read_then_answer.json");
+    let mut args = vec!["--task", "What do the notes say?", "--model", &model];
+    args.extend_from_slice(extra);
+    run(sandbox, &args)
 }
 
 #[test]
 fn json_mode_prints_the_documented_events() {
     let sandbox = Sandbox::create();
-    let model = model_arg("read_then_answer.json");
-    let output = run(
-        &sandbox,
-        &[
-            "--task",
-            "What do the notes say?",
-            "--model",
-            &model,
-            "--json",
-        ],
-    );
+    let output = ask_about_the_notes(&sandbox, &["--json"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let events = json_lines(&output.stdout);
 
@@ -114,11 +96,7 @@ fn json_mode_prints_the_documented_events() {
 #[test]
 fn plain_mode_answers_on_stdout_and_reports_tools_on_stderr() {
     let sandbox = Sandbox::create();
-    let model = model_arg("read_then_answer.json");
-    let output = run(
-        &sandbox,
-        &["--task", "What do the notes say?", "--model", &model],
-    );
+    let output = ask_about_the_notes(&sandbox, &[]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
@@ -131,6 +109,7 @@ fn plain_mode_answers_on_stdout_and_reports_tools_on_stderr() {
         "reasoning hidden by default: {err}"
     );
 
+    let model = model_arg("read_then_answer.json");
     let output = run(
         &sandbox,
         &["--task", "x", "--model", &model, "--show-reasoning"],
@@ -412,10 +391,7 @@ fn protocol_prompt_shows_the_first_turn_exactly() {
 
 /// Writes a model script with these raw completions next to the workspace.
 fn write_script(sandbox: &Sandbox, name: &str, completions: &[String]) -> String {
-    let path = sandbox.outside(name);
-    let script = serde_json::json!({ "completions": completions });
-    std::fs::write(&path, script.to_string()).expect("write script");
-    format!("script:{}", path.display())
+    script_file(&sandbox.outside(name), completions)
 }
 
 /// One raw completion calling `tool` with string arguments.
@@ -491,7 +467,7 @@ fn ctrl_c_twice_ends_glint_during_a_huge_grep() {
         &[
             call_completion("grep", &[("pattern", &pattern)]),
             call_completion("shell", &[("command", "sleep 600")]),
-            "Done.</think>Done.<|endoftext|>".to_string(),
+            ANSWER.to_string(),
         ],
     );
     let mut child = glint(&sandbox.workspace())
@@ -595,7 +571,7 @@ fn json_tool_summaries_are_capped() {
         "long_summary.json",
         &[
             call_completion("find_symbol", &[("name", &name)]),
-            "Done.</think>Done.<|endoftext|>".to_string(),
+            ANSWER.to_string(),
         ],
     );
     let output = run(&sandbox, &["--task", "find", "--model", &model, "--json"]);
@@ -623,17 +599,7 @@ fn an_agents_md_leading_outside_is_skipped_with_a_warning() {
         sandbox.workspace().join("AGENTS.md"),
     )
     .expect("symlink");
-    let model = model_arg("read_then_answer.json");
-    let output = run(
-        &sandbox,
-        &[
-            "--task",
-            "What do the notes say?",
-            "--model",
-            &model,
-            "--json",
-        ],
-    );
+    let output = ask_about_the_notes(&sandbox, &["--json"]);
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let events = json_lines(&output.stdout);
     assert_eq!(events[0]["type"], "warning", "{events:?}");
@@ -644,10 +610,7 @@ fn an_agents_md_leading_outside_is_skipped_with_a_warning() {
     );
     assert!(!String::from_utf8_lossy(&output.stdout).contains("top secret"));
 
-    let output = run(
-        &sandbox,
-        &["--task", "What do the notes say?", "--model", &model],
-    );
+    let output = ask_about_the_notes(&sandbox, &[]);
     assert_eq!(output.status.code(), Some(0));
     let err = stderr(&output);
     assert!(err.contains("glint: warning: AGENTS.md"), "{err}");
@@ -678,11 +641,7 @@ fn run_guarded(
     }
     args.extend_from_slice(extra);
     let output = run(sandbox, &args);
-    let prompts: Vec<String> = std::fs::read_to_string(&log)
-        .expect("the model was called and logged its prompts")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON string per line"))
-        .collect();
+    let prompts = logged_prompts(&log);
     assert_extends(&prompts);
     (output, prompts)
 }

@@ -17,8 +17,9 @@ use tempfile::TempDir;
 
 use common::{assert_extends, glint, script};
 
-/// Longer than any run here should take; a run past it has hung.
-const DEADLINE: Duration = Duration::from_secs(60);
+/// Longer than any run here should take (servers get a minute to start);
+/// a run past it has hung.
+const DEADLINE: Duration = Duration::from_secs(120);
 
 /// The reference servers, as installed by `tests/fetch-fixtures.sh`.
 struct Servers {
@@ -95,25 +96,59 @@ fn ws(dir: &TempDir) -> PathBuf {
 }
 
 /// The three reference servers, as a config file: the filesystem server
-/// confined to the workspace, the git server on its repository.
+/// confined to the workspace, the git server on its repository. Python
+/// servers can take more than the default 10 s to start on a loaded
+/// machine (several test binaries and builds at once), so they get a minute.
 fn reference_config(servers: &Servers) -> String {
     format!(
         r#"
 [mcp_servers.time]
 command = "{time}"
+startup_timeout_sec = 60
 
 [mcp_servers.git]
 command = "{git}"
 args = ["--repository", "."]
+startup_timeout_sec = 60
 
 [mcp_servers.fs]
 command = "node"
 args = ["{fs}", "."]
+startup_timeout_sec = 60
 "#,
         time = servers.time.display(),
         git = servers.git.display(),
         fs = servers.filesystem.display(),
     )
+}
+
+/// A `[mcp_servers.NAME]` entry for a server that starts and never answers
+/// (it only sleeps), given up after `startup_timeout_sec`.
+fn silent_server(servers: &Servers, name: &str, startup_timeout_sec: u32) -> String {
+    format!(
+        "[mcp_servers.{name}]\ncommand = \"{}\"\nargs = [\"-c\", \"import time; time.sleep(600)\"]\nstartup_timeout_sec = {startup_timeout_sec}\n",
+        servers.python.display()
+    )
+}
+
+/// `glint mcp list ARGS` in the workspace, `setup` adjusting the command
+/// (its environment); the exit code and what it printed.
+fn mcp_list(
+    dir: &TempDir,
+    args: &[&str],
+    setup: impl FnOnce(&mut Command),
+) -> (Option<i32>, String) {
+    let mut command = glint(&ws(dir));
+    command.args(["mcp", "list"]).args(args);
+    setup(&mut command);
+    let output = finish(command);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.code().is_some_and(|code| code <= 1),
+        "glint mcp list failed: {stdout}\n{}",
+        stderr(&output)
+    );
+    (output.status.code(), stdout)
 }
 
 /// Runs `command` to its end, or fails the test if it is still running
@@ -226,6 +261,10 @@ fn calls_with_typed_arguments_reach_the_three_reference_servers() {
             .is_some_and(|s| s.starts_with("fs: read_text_file")),
         "the summary names the server: {finished}"
     );
+    for event in [started, finished] {
+        assert_eq!(event["server"], "fs", "{event}");
+        assert_eq!(event["server_tool"], "read_text_file", "{event}");
+    }
 
     // `max_count` is an integer: one commit, the latest, comes back.
     let (started, finished) = calls[1];
@@ -340,16 +379,8 @@ fn a_server_that_exits_mid_session_ends_its_calls_with_a_clear_error() {
 fn a_server_that_never_answers_initialize_fails_after_its_startup_timeout() {
     let servers = servers();
     let config = format!(
-        r#"
-[mcp_servers.stuck]
-command = "{python}"
-args = ["-c", "import time; time.sleep(600)"]
-startup_timeout_sec = 1
-
-[mcp_servers.missing]
-command = "glint-test-no-such-server"
-"#,
-        python = servers.python.display()
+        "{}\n[mcp_servers.missing]\ncommand = \"glint-test-no-such-server\"\n",
+        silent_server(&servers, "stuck", 1)
     );
     let dir = workspace(&config);
     let started = Instant::now();
@@ -393,16 +424,8 @@ fn mcp_list_shows_each_servers_state_and_tools() {
         servers.filesystem.display()
     );
     let dir = workspace(&config);
-    let mut command = glint(&ws(&dir));
-    command.args(["mcp", "list"]);
-    let output = finish(command);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        stderr(&output)
-    );
+    let (code, stdout) = mcp_list(&dir, &[], |_| {});
+    assert_eq!(code, Some(0), "{stdout}");
     for line in [
         "time  ready, 2 tools",
         "  mcp__time__get_current_time  [read-only]  Get current time in a specific timezone",
@@ -422,16 +445,12 @@ fn mcp_list_shows_each_servers_state_and_tools() {
     );
 
     // A server that does not start makes the listing fail (exit 1).
-    let mut command = glint(&ws(&dir));
-    command.args([
-        "mcp",
-        "list",
-        "-c",
-        "mcp_servers.broken.command=glint-test-no-such-server",
-    ]);
-    let output = finish(command);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = mcp_list(
+        &dir,
+        &["-c", "mcp_servers.broken.command=glint-test-no-such-server"],
+        |_| {},
+    );
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("broken  failed to start: cannot run `glint-test-no-such-server`"),
         "{stdout}"
@@ -480,6 +499,107 @@ fn mcp_calls_go_through_the_approval_policy() {
     assert_completed(&events, &output);
     assert_eq!(calls(&events)[1].1["ok"], true);
     assert!(ws(&dir).join("made-by-mcp").is_dir());
+}
+
+/// A server's tool that writes files is checkpointed like a shell command:
+/// `glint undo` takes back what the filesystem server wrote. The JSON
+/// events name each MCP call's server and the server's own tool name.
+#[test]
+fn what_a_server_writes_is_checkpointed_and_glint_undo_takes_it_back() {
+    let servers = servers();
+    let dir = workspace(&reference_config(&servers));
+    let notes = ws(&dir).join("notes.txt");
+    let original = std::fs::read_to_string(&notes).expect("notes");
+    let made = ws(&dir).join("made-by-mcp.txt");
+    let (events, output, _) = run(&dir, "mcp_writes.json", &[]);
+    assert_completed(&events, &output);
+    let calls = calls(&events);
+    assert_eq!(calls.len(), 4, "{events:?}");
+    for (_, finished) in &calls {
+        assert_eq!(finished["ok"], true, "{finished}");
+    }
+    for (index, server, tool) in [
+        (0, "fs", "write_file"),
+        (1, "fs", "write_file"),
+        (3, "time", "get_current_time"),
+    ] {
+        let (started, finished) = calls[index];
+        for event in [started, finished] {
+            assert_eq!(event["server"], server, "{event}");
+            assert_eq!(event["server_tool"], tool, "{event}");
+        }
+    }
+    // A built-in tool's events have neither.
+    let (started, finished) = calls[2];
+    assert_eq!(started["name"], "read_file");
+    for event in [started, finished] {
+        assert!(
+            event.get("server").is_none() && event.get("server_tool").is_none(),
+            "{event}"
+        );
+    }
+    assert!(
+        finished["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("The notes are gone.")),
+        "{finished}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&made)
+            .expect("the server wrote the file")
+            .trim_end(),
+        "written by the filesystem server"
+    );
+
+    // One checkpoint per write; the time call changed nothing.
+    let mut command = glint(&ws(&dir));
+    command.arg("checkpoints");
+    let listing = finish(command);
+    let listed = String::from_utf8_lossy(&listing.stdout);
+    assert_eq!(listing.status.code(), Some(0), "{}", stderr(&listing));
+    assert_eq!(listed.matches("mcp__fs__write_file").count(), 2, "{listed}");
+    assert!(listed.contains("made-by-mcp.txt (created)"), "{listed}");
+    assert!(listed.contains("notes.txt (modified)"), "{listed}");
+    assert!(!listed.contains("mcp__time"), "{listed}");
+
+    let mut command = glint(&ws(&dir));
+    command.args(["undo", "2"]);
+    let undone = finish(command);
+    assert_eq!(undone.status.code(), Some(0), "{}", stderr(&undone));
+    assert!(!made.exists(), "the created file is still there");
+    assert_eq!(std::fs::read_to_string(&notes).expect("notes"), original);
+}
+
+/// In the app an MCP call shows its server and its tool's own name, and
+/// `/undo` takes back what the server wrote.
+#[test]
+fn the_app_shows_the_server_of_a_call_and_undo_takes_its_write_back() {
+    let servers = servers();
+    let dir = workspace(&reference_config(&servers));
+    let made = ws(&dir).join("made-by-mcp.txt");
+    let home = tempfile::tempdir().expect("home");
+    let pty = pty::Pty::spawn(
+        &[
+            "--model",
+            &format!("script:{}", script("mcp_tui_write.json").display()),
+        ],
+        &ws(&dir),
+        home.path(),
+    );
+    pty.wait_for("ready");
+    pty::type_line(&pty, "Write the file.");
+    pty.wait_for("The file is written.");
+    let screen = pty.everything();
+    assert!(
+        screen.contains("● fs · write_file (MCP) made-by-mcp.txt ✓"),
+        "{screen}"
+    );
+    assert!(!screen.contains("mcp__fs__write_file"), "{screen}");
+    assert!(made.is_file(), "the server did not write the file");
+    pty::type_line(&pty, "/undo");
+    pty.wait_for("undid:");
+    assert!(!made.exists(), "/undo left the server's file");
+    pty.quit();
 }
 
 /// A minimal MCP server for the one thing no reference server does on
@@ -562,17 +682,9 @@ fn tools_added_mid_session_are_announced_in_a_message_and_the_prompt_extends() {
 fn the_app_draws_at_once_and_mcp_shows_the_servers() {
     let servers = servers();
     let config = format!(
-        r#"
-[mcp_servers.slow]
-command = "{python}"
-args = ["-c", "import time; time.sleep(600)"]
-startup_timeout_sec = 120
-
-[mcp_servers.time]
-command = "{time}"
-"#,
-        python = servers.python.display(),
-        time = servers.time.display()
+        "{}\n[mcp_servers.time]\ncommand = \"{}\"\n",
+        silent_server(&servers, "slow", 120),
+        servers.time.display()
     );
     let dir = workspace(&config);
     let home = tempfile::tempdir().expect("home");
@@ -798,17 +910,12 @@ fn a_streamable_http_server_is_reached_with_its_bearer_token() {
     }
 
     let list = |token: Option<&str>| {
-        let mut command = glint(&ws(&dir));
-        command.args(["mcp", "list"]);
-        match token {
-            Some(token) => command.env("GLINT_TEST_WEB_TOKEN", token),
-            None => command.env_remove("GLINT_TEST_WEB_TOKEN"),
-        };
-        let output = finish(command);
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
+        mcp_list(&dir, &[], |command| {
+            match token {
+                Some(token) => command.env("GLINT_TEST_WEB_TOKEN", token),
+                None => command.env_remove("GLINT_TEST_WEB_TOKEN"),
+            };
+        })
     };
     let (code, stdout) = list(Some("s3cret"));
     assert_eq!(code, Some(0), "{stdout}");

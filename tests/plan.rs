@@ -4,36 +4,20 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
 use std::time::Instant;
 
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::layout::Position;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde_json::{Map, Value, json};
 
-use common::{Fixture, Sandbox, glint, model_arg};
+use common::headless::{json_lines, run};
+use common::screen::{app, buffer_text, inline_terminal};
+use common::{Fixture, Sandbox, model_arg};
 use glint::agent::Event;
 use glint::conversation::{Message, ToolCall};
-use glint::tools::SandboxPolicy;
 use glint::tools::update_plan::{Plan, PlanItem, StepStatus, latest_plan};
 use glint::tui::theme::Theme;
-use glint::tui::{App, AppConfig, Effect, draw_main, viewport_height};
-
-fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
-    glint(&sandbox.workspace())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("glint runs")
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect()
-}
+use glint::tui::{App, Effect, draw_main};
 
 fn step(step: &str, status: &str) -> Value {
     json!({"step": step, "status": status})
@@ -247,28 +231,14 @@ struct Screen {
 impl Screen {
     fn ready(width: u16, height: u16) -> Screen {
         let workspace = tempfile::tempdir().unwrap();
-        let mut app = App::new(AppConfig {
-            workspace_root: workspace.path().to_path_buf(),
-            model_label: "script:model.json".into(),
-            sandbox: SandboxPolicy::WorkspaceWrite,
-            theme: Theme::plain(),
-        });
+        let mut app = app(workspace.path(), "script:model.json", Theme::plain());
         assert!(
             app.on_model_ready("script:model.json".into(), Some(8192))
                 .is_empty()
         );
-        let mut backend = TestBackend::new(width, height);
-        ratatui::backend::Backend::set_cursor_position(&mut backend, Position::new(0, 0)).unwrap();
-        let terminal = Terminal::with_options(
-            backend,
-            TerminalOptions {
-                viewport: Viewport::Inline(viewport_height(height)),
-            },
-        )
-        .unwrap();
         Screen {
             app,
-            terminal,
+            terminal: inline_terminal(width, height),
             _workspace: workspace,
         }
     }
@@ -293,16 +263,7 @@ impl Screen {
 
     fn text(&mut self) -> String {
         draw_main(&mut self.terminal, &mut self.app).unwrap();
-        let buffer = self.terminal.backend().buffer();
-        let mut rows = Vec::new();
-        for y in 0..buffer.area.height {
-            let mut row = String::new();
-            for x in 0..buffer.area.width {
-                row.push_str(buffer[(x, y)].symbol());
-            }
-            rows.push(row.trim_end().to_string());
-        }
-        rows.join("\n")
+        buffer_text(self.terminal.backend().buffer())
     }
 }
 

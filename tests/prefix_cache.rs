@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use glint::conversation::Message;
-use glint::dev::cache_check::{self, CacheCheckOptions, TurnReport};
+use glint::dev::cache_check::{self, CacheCheckOptions, TurnKind, TurnReport};
 use glint::dev::tiny_glm::{self, WeightType};
 use glint::engine::local::prefill::PrefillLog;
 use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, StepHook};
+use glint::engine::paged_attn::BLOCK_SIZE;
 use glint::engine::{
     GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, StallLimits,
     TurnRequest,
@@ -55,6 +56,14 @@ fn tiny_checkpoint(weight_type: WeightType) -> TempDir {
 /// turn: the same greedy tokens, first-step logits within 0.1, and only the
 /// new tokens prefilled (the cache covers all earlier turns).
 async fn check_session(model: String, turns: usize, tools: bool) -> Vec<TurnReport> {
+    let reports = run_check(model, turns, tools, false).await;
+    assert_eq!(reports.len(), turns, "{}", cache_check::table(&reports));
+    reports
+}
+
+/// Runs the check, with or without the probe turns after the session, and
+/// asserts what every row must show.
+async fn run_check(model: String, turns: usize, tools: bool, probes: bool) -> Vec<TurnReport> {
     let options = CacheCheckOptions {
         model,
         device: DeviceChoice::Cpu,
@@ -63,12 +72,13 @@ async fn check_session(model: String, turns: usize, tools: bool) -> Vec<TurnRepo
         max_tokens: 8,
         max_context: Some(8192),
         tools,
+        paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
+        probes,
     };
     let reports = cache_check::run(&options, prefill_log(), Arc::new(|_| {}))
         .await
         .expect("the session runs");
     let table = cache_check::table(&reports);
-    assert_eq!(reports.len(), turns, "{table}");
     for report in &reports {
         assert!(
             report.greedy_agrees(),
@@ -87,10 +97,22 @@ async fn check_session(model: String, turns: usize, tools: bool) -> Vec<TurnRepo
             "turn {} prefilled other than its new tokens:\n{table}",
             report.turn
         );
+        assert_eq!(
+            report.cold_prefilled,
+            Some(report.prompt_tokens as u64),
+            "{table}"
+        );
+        for ttft in [report.ttft_ms, report.cold_ttft_ms] {
+            assert!(
+                ttft.is_some_and(|ms| ms.is_finite() && ms > 0.0),
+                "turn {} has no time to first token:\n{table}",
+                report.turn
+            );
+        }
     }
     let first = &reports[0];
     assert_eq!(first.new_tokens, first.prompt_tokens, "{table}");
-    for report in &reports[1..] {
+    for report in reports[1..].iter().filter(|r| !r.kind.is_probe()) {
         assert!(
             report.new_tokens * 2 < report.prompt_tokens,
             "turn {} reuses too little:\n{table}",
@@ -119,6 +141,50 @@ async fn tiny_glm_cached_turns_equal_cold_prefills() {
         "logits differ by up to {worst}:\n{}",
         cache_check::table(&reports)
     );
+}
+
+/// The probe turns after a session: one new token, a prompt ending on a
+/// PagedAttention block boundary, and the split-prefill noise row, each
+/// equal to a cold prefill and prefilling only its new tokens (checked by
+/// `run_check`).
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_turns_equal_cold_prefills() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let dir = tiny_checkpoint(WeightType::F32);
+    let reports = run_check(dir.path().display().to_string(), 3, false, true).await;
+    let table = cache_check::table(&reports);
+    let kinds: Vec<TurnKind> = reports.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            TurnKind::Turn,
+            TurnKind::Turn,
+            TurnKind::Turn,
+            TurnKind::SingleToken,
+            TurnKind::BlockBoundary,
+            TurnKind::SplitPrefill
+        ],
+        "{table}"
+    );
+    let single = &reports[3];
+    assert_eq!(single.new_tokens, 1, "{table}");
+    assert!(single.prompt_tokens > reports[2].prompt_tokens, "{table}");
+    let boundary = &reports[4];
+    assert_eq!(boundary.prompt_tokens % BLOCK_SIZE, 0, "{table}");
+    assert!(
+        (2..=BLOCK_SIZE + 1).contains(&boundary.new_tokens),
+        "{table}"
+    );
+    // The second piece of the split prefill: the whole prompt, its first
+    // half from the cache.
+    let split = &reports[5];
+    assert!(
+        split.new_tokens <= split.prompt_tokens.div_ceil(2) && split.new_tokens > 0,
+        "{table}"
+    );
+    for report in &reports {
+        assert!(report.max_abs_logit_diff <= 1e-3, "{table}");
+    }
 }
 
 /// SmolLM2-135M-Instruct, a real model, whose attention notices a wrong KV

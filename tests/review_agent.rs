@@ -11,32 +11,16 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use glint::agent::{self, AgentConfig, Event, Op, RunStatus};
+use glint::agent::{AgentConfig, Event, RunStatus};
 use glint::approval::{ApprovalPolicy, Approvals, Decision};
 use glint::checkpoint::Checkpoints;
-use glint::engine::GlmModel;
-use glint::engine::scripted::ScriptedModel;
-use glint::review::{ChangeProposal, FileVerdict, ReviewAnswer};
-use glint::tools::{ShellPolicy, ToolRegistry};
-use glint::workspace::Workspace;
+use glint::review::{FileVerdict, ReviewAnswer};
+use glint::tools::ToolRegistry;
 
+use common::agent_harness::{ScriptedRun, agent_config, run_answering, scripted};
+use common::completions::{ANSWER, tool_call};
 use common::tool_results;
-
-const ANSWER: &str = "Done.</think>Done.<|endoftext|>";
-
-/// A raw completion calling `tool` with string arguments.
-fn call(tool: &str, args: &[(&str, &str)]) -> String {
-    let mut raw = format!("I will call {tool}.</think><tool_call>{tool}");
-    for (key, value) in args {
-        raw.push_str(&format!(
-            "<arg_key>{key}</arg_key><arg_value>{value}</arg_value>"
-        ));
-    }
-    raw.push_str("</tool_call><|observation|>");
-    raw
-}
 
 /// `line 1` to `line 20`, one per line.
 fn twenty_lines() -> String {
@@ -73,48 +57,17 @@ impl Setup {
     }
 }
 
-struct Run {
-    events: Vec<Event>,
-    prompts: Vec<String>,
+/// The only tool result, as (ok, output).
+fn only_result(run: &ScriptedRun) -> (bool, String) {
+    let results = run.results();
+    assert_eq!(results.len(), 1, "{results:?}");
+    results[0].clone()
 }
 
-impl Run {
-    fn proposals(&self) -> Vec<ChangeProposal> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::ReviewRequested { proposal, .. } => Some(proposal.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn yes_no_requests(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|e| matches!(e, Event::ApprovalRequested { .. }))
-            .count()
-    }
-
-    /// The only tool result, as (ok, output).
-    fn result(&self) -> (bool, String) {
-        let results = tool_results(&self.events);
-        assert_eq!(results.len(), 1, "{results:?}");
-        (results[0].1, results[0].2.clone())
-    }
-
-    /// The prompt after the reviewed call: what the model saw of it.
-    fn next_prompt(&self) -> &str {
-        assert_eq!(self.prompts.len(), 2, "one prompt per turn");
-        &self.prompts[1]
-    }
-
-    fn status(&self) -> RunStatus {
-        match self.events.last() {
-            Some(Event::RunFinished { status, .. }) => *status,
-            other => panic!("the run did not finish: {other:?}"),
-        }
-    }
+/// The prompt after the reviewed call: what the model saw of it.
+fn next_prompt(run: &ScriptedRun) -> &str {
+    assert_eq!(run.prompts.len(), 2, "one prompt per turn");
+    &run.prompts[1]
 }
 
 /// Runs the script under `suggest` with a front end that answers every
@@ -124,51 +77,45 @@ async fn drive(
     completions: Vec<String>,
     setup: &Setup,
     tools: ToolRegistry,
-    mut answer: impl FnMut(&Event) -> Option<Decision>,
-) -> Run {
-    let model = Arc::new(GlmModel::new(ScriptedModel::new("review", completions, 7)));
-    let mut handle = agent::spawn(AgentConfig {
-        model: model.clone(),
+    answer: impl FnMut(&Event) -> Option<Decision>,
+) -> ScriptedRun {
+    let model = scripted("review", completions, 7);
+    let config = AgentConfig {
         tools: Arc::new(tools),
-        workspace: Workspace::new(&setup.ws).expect("workspace"),
-        system_prompt: "You are glint.".into(),
-        max_turns: 10,
-        thinking: true,
-        shell: ShellPolicy::default(),
-        guards: Default::default(),
         approval: Approvals::new(ApprovalPolicy::Suggest, true),
-    });
-    handle.submit("Do the task.");
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(60), handle.next_event())
-            .await
-            .expect("the run finishes")
-            .expect("the core is alive");
-        if let Event::ReviewRequested { id, .. } | Event::ApprovalRequested { id, .. } = &event {
-            match answer(&event) {
-                Some(decision) => {
-                    handle.send(Op::Approve {
-                        id: id.clone(),
-                        decision,
-                    });
-                }
-                None => {
-                    handle.cancel();
-                }
-            }
-        }
-        let done = matches!(event, Event::RunFinished { .. });
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    handle.shutdown().await;
-    Run {
-        events,
-        prompts: model.backend().prompts(),
-    }
+        ..agent_config(model.clone(), &setup.ws)
+    };
+    run_answering(&model, config, "Do the task.", answer).await
+}
+
+/// [`drive`] of one call then the answer, with the built-in tools.
+async fn review_call(
+    call: String,
+    setup: &Setup,
+    answer: impl FnMut(&Event) -> Option<Decision>,
+) -> ScriptedRun {
+    drive(
+        vec![call, ANSWER.into()],
+        setup,
+        ToolRegistry::builtin(),
+        answer,
+    )
+    .await
+}
+
+/// notes.txt before the model's edit.
+const NOTES: &str = "Project notes\nThe launch code is 4242.\n";
+
+/// edit_file of notes.txt: the launch code 4242 becomes 1234.
+fn edit_launch_code() -> String {
+    tool_call(
+        "edit_file",
+        &[
+            ("path", "notes.txt"),
+            ("old_string", "4242"),
+            ("new_string", "1234"),
+        ],
+    )
 }
 
 fn review(verdict: FileVerdict, note: &str) -> Option<Decision> {
@@ -192,7 +139,7 @@ fn two_hunk_write() -> (String, String) {
         .replace("line 2\n", "line two\n")
         .replace("line 18\n", "line eighteen\n");
     (
-        call(
+        tool_call(
             "write_file",
             &[("path", "list.txt"), ("content", &proposed)],
         ),
@@ -204,10 +151,9 @@ fn two_hunk_write() -> (String, String) {
 async fn accepting_one_hunk_and_rejecting_the_other_applies_only_the_first_and_says_so() {
     let setup = Setup::new(&[("list.txt", &twenty_lines())]);
     let (write, proposed) = two_hunk_write();
-    let run = drive(
-        vec![write, ANSWER.into()],
+    let run = review_call(
+        write,
         &setup,
-        ToolRegistry::builtin(),
         reviews(review(
             FileVerdict::Hunks(vec![true, false]),
             "keep line 18 as it is",
@@ -230,9 +176,9 @@ async fn accepting_one_hunk_and_rejecting_the_other_applies_only_the_first_and_s
         twenty_lines().replace("line 2\n", "line two\n")
     );
 
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(ok, "{output}");
-    let prompt = run.next_prompt();
+    let prompt = next_prompt(&run);
     for expected in [
         "applied only part of it to `list.txt`: hunk 1 of 2 applied, hunk 2 of 2 rejected",
         "hunk 1 @@ -1,5 +1,5 @@",
@@ -260,20 +206,12 @@ async fn accepting_one_hunk_and_rejecting_the_other_applies_only_the_first_and_s
 
 #[tokio::test]
 async fn an_edited_proposal_is_written_as_the_user_wrote_it_and_the_model_sees_the_difference() {
-    let setup = Setup::new(&[("notes.txt", "Project notes\nThe launch code is 4242.\n")]);
-    let edit = call(
-        "edit_file",
-        &[
-            ("path", "notes.txt"),
-            ("old_string", "4242"),
-            ("new_string", "1234"),
-        ],
-    );
+    let setup = Setup::new(&[("notes.txt", NOTES)]);
+    let edit = edit_launch_code();
     let users = "Project notes\nThe launch code is 9999.\nRotate it monthly.\n";
-    let run = drive(
-        vec![edit, ANSWER.into()],
+    let run = review_call(
+        edit,
         &setup,
-        ToolRegistry::builtin(),
         reviews(review(FileVerdict::Edited(users.into()), "")),
     )
     .await;
@@ -283,9 +221,9 @@ async fn an_edited_proposal_is_written_as_the_user_wrote_it_and_the_model_sees_t
         "Project notes\nThe launch code is 1234.\n"
     );
     assert_eq!(setup.read("notes.txt"), users);
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(ok, "{output}");
-    let prompt = run.next_prompt();
+    let prompt = next_prompt(&run);
     for expected in [
         "edited your proposal before applying it",
         "-The launch code is 1234.\n+The launch code is 9999.\n+Rotate it monthly.",
@@ -306,38 +244,35 @@ async fn an_edited_proposal_is_written_as_the_user_wrote_it_and_the_model_sees_t
 async fn rejecting_everything_writes_nothing_and_passes_the_note() {
     let setup = Setup::new(&[("list.txt", &twenty_lines())]);
     let (write, _) = two_hunk_write();
-    let run = drive(
-        vec![write, ANSWER.into()],
+    let run = review_call(
+        write,
         &setup,
-        ToolRegistry::builtin(),
         reviews(Some(Decision::Deny {
             note: "no changes to the list today".into(),
         })),
     )
     .await;
     assert_eq!(setup.read("list.txt"), twenty_lines());
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(!ok);
     assert!(output.contains("rejected all of it"), "{output}");
     assert!(
-        run.next_prompt()
-            .contains("The user's note: no changes to the list today"),
+        next_prompt(&run).contains("The user's note: no changes to the list today"),
         "{}",
-        run.next_prompt()
+        next_prompt(&run)
     );
 
     // Rejecting every hunk is the same, and without a note the model is
     // told not to retry as is.
     let (write, _) = two_hunk_write();
-    let run = drive(
-        vec![write, ANSWER.into()],
+    let run = review_call(
+        write,
         &setup,
-        ToolRegistry::builtin(),
         reviews(review(FileVerdict::Hunks(vec![false, false]), "")),
     )
     .await;
     assert_eq!(setup.read("list.txt"), twenty_lines());
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(!ok);
     assert!(output.contains("rejected all of it"), "{output}");
     assert!(output.contains("Do not retry it as is"), "{output}");
@@ -345,43 +280,25 @@ async fn rejecting_everything_writes_nothing_and_passes_the_note() {
 
 #[tokio::test]
 async fn accepting_everything_runs_the_call_as_the_model_gave_it() {
-    let setup = Setup::new(&[("notes.txt", "Project notes\nThe launch code is 4242.\n")]);
-    let edit = call(
-        "edit_file",
-        &[
-            ("path", "notes.txt"),
-            ("old_string", "4242"),
-            ("new_string", "1234"),
-        ],
-    );
-    let run = drive(
-        vec![edit.clone(), ANSWER.into()],
-        &setup,
-        ToolRegistry::builtin(),
-        reviews(Some(Decision::Once)),
-    )
-    .await;
+    let setup = Setup::new(&[("notes.txt", NOTES)]);
+    let edit = edit_launch_code();
+    let run = review_call(edit.clone(), &setup, reviews(Some(Decision::Once))).await;
     assert_eq!(
         setup.read("notes.txt"),
         "Project notes\nThe launch code is 1234.\n"
     );
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(ok && output.starts_with("Edited notes.txt"), "{output}");
 
     // Every hunk accepted, with a note: the tool's result plus the note.
-    fs::write(
-        setup.ws.join("notes.txt"),
-        "Project notes\nThe launch code is 4242.\n",
-    )
-    .expect("reset notes");
-    let run = drive(
-        vec![edit, ANSWER.into()],
+    fs::write(setup.ws.join("notes.txt"), NOTES).expect("reset notes");
+    let run = review_call(
+        edit,
         &setup,
-        ToolRegistry::builtin(),
         reviews(review(FileVerdict::Hunks(vec![true]), "thanks")),
     )
     .await;
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(ok && output.starts_with("Edited notes.txt"), "{output}");
     assert!(output.ends_with("The user's note: thanks"), "{output}");
 }
@@ -404,22 +321,17 @@ async fn a_file_changed_during_the_review_is_not_overwritten() {
         fs::write(setup.ws.join("list.txt"), twenty_lines()).expect("reset");
         let (write, _) = two_hunk_write();
         let list = setup.ws.join("list.txt");
-        let run = drive(
-            vec![write, ANSWER.into()],
-            &setup,
-            ToolRegistry::builtin(),
-            {
-                let decision = decision.clone();
-                move |_| {
-                    // The user saves the file while the review is open.
-                    fs::write(&list, users).expect("the user's write");
-                    Some(decision.clone())
-                }
-            },
-        )
+        let run = review_call(write, &setup, {
+            let decision = decision.clone();
+            move |_| {
+                // The user saves the file while the review is open.
+                fs::write(&list, users).expect("the user's write");
+                Some(decision.clone())
+            }
+        })
         .await;
         assert_eq!(setup.read("list.txt"), users, "after {decision:?}");
-        let (ok, output) = run.result();
+        let (ok, output) = only_result(&run);
         assert!(!ok);
         assert!(
             output.contains("`list.txt` changed on disk while the user was reviewing"),
@@ -428,20 +340,15 @@ async fn a_file_changed_during_the_review_is_not_overwritten() {
     }
 
     // A new file the user created meanwhile is not overwritten either.
-    let create = call("write_file", &[("path", "new.txt"), ("content", "model\n")]);
+    let create = tool_call("write_file", &[("path", "new.txt"), ("content", "model\n")]);
     let path = setup.ws.join("new.txt");
-    let run = drive(
-        vec![create, ANSWER.into()],
-        &setup,
-        ToolRegistry::builtin(),
-        move |_| {
-            fs::write(&path, "user\n").expect("the user's new file");
-            Some(Decision::Once)
-        },
-    )
+    let run = review_call(create, &setup, move |_| {
+        fs::write(&path, "user\n").expect("the user's new file");
+        Some(Decision::Once)
+    })
     .await;
     assert_eq!(setup.read("new.txt"), "user\n");
-    assert!(!run.result().0);
+    assert!(!only_result(&run).0);
 }
 
 #[tokio::test]
@@ -453,7 +360,7 @@ async fn calls_without_a_proposal_are_not_reviewed() {
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o444)).expect("chmod");
     let script = vec![
         // Fails by itself: the model gets edit_file's own error.
-        call(
+        tool_call(
             "edit_file",
             &[
                 ("path", "notes.txt"),
@@ -462,17 +369,17 @@ async fn calls_without_a_proposal_are_not_reviewed() {
             ],
         ),
         // Writes the same content: nothing to review.
-        call(
+        tool_call(
             "write_file",
             &[("path", "notes.txt"), ("content", "Project notes\n")],
         ),
         // A file protected from writing: write_file refuses it.
-        call(
+        tool_call(
             "write_file",
             &[("path", "locked.txt"), ("content", "changed\n")],
         ),
         // A binary file cannot be shown as text: asked yes or no.
-        call(
+        tool_call(
             "write_file",
             &[("path", "blob.bin"), ("content", "text now\n")],
         ),
@@ -491,7 +398,7 @@ async fn calls_without_a_proposal_are_not_reviewed() {
     )
     .await;
     assert!(run.proposals().is_empty());
-    assert_eq!(run.yes_no_requests(), 1);
+    assert_eq!(run.approval_requests().len(), 1);
     let results = tool_results(&run.events);
     assert!(!results[0].1);
     assert!(results[0].2.contains("old_string"), "{}", results[0].2);
@@ -510,16 +417,10 @@ async fn calls_without_a_proposal_are_not_reviewed() {
 async fn cancelling_during_the_review_writes_nothing() {
     let setup = Setup::new(&[("list.txt", &twenty_lines())]);
     let (write, _) = two_hunk_write();
-    let run = drive(
-        vec![write, ANSWER.into()],
-        &setup,
-        ToolRegistry::builtin(),
-        reviews(None),
-    )
-    .await;
+    let run = review_call(write, &setup, reviews(None)).await;
     assert_eq!(run.status(), RunStatus::Interrupted);
     assert_eq!(setup.read("list.txt"), twenty_lines());
-    let (ok, output) = run.result();
+    let (ok, output) = only_result(&run);
     assert!(!ok && output.contains("Cancelled"), "{output}");
 }
 

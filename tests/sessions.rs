@@ -538,3 +538,103 @@ fn the_app_shows_a_resumed_conversation_and_past_messages() {
         [Effect::Submit(FIRST_TASK.into())]
     );
 }
+
+/// A resumed conversation shows each tool call as it ended: the log
+/// records whether it succeeded (here one read succeeds, one fails and a
+/// write is refused, as nobody can approve it) with its one-line summary,
+/// and the app's replay shows exactly what the live run showed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_conversation_shows_how_each_call_ended() {
+    use glint::agent::Event;
+    use glint::approval::{ApprovalPolicy, Approvals};
+    use glint::tui::{App, AppConfig, Entry, theme::Theme};
+
+    let sandbox = Sandbox::create();
+    std::fs::write(sandbox.workspace().join("notes.txt"), "launch code 42\n").expect("write");
+    let data = tempfile::tempdir().expect("temp dir");
+    let root = Workspace::new(sandbox.workspace()).expect("workspace");
+    let sessions = Sessions::under(data.path(), root.root(), "script", Settings::default());
+    let call = |tool: &str, key: &str, value: &str| {
+        format!(
+            "Next.</think>\n<tool_call>{tool}\n<arg_key>{key}</arg_key>\n<arg_value>{value}</arg_value>\n</tool_call><|observation|>"
+        )
+    };
+    let completions = vec![
+        call("read_file", "path", "notes.txt"),
+        call("read_file", "path", "missing.txt"),
+        "Write it.</think>\n<tool_call>write_file\n<arg_key>path</arg_key>\n<arg_value>out.txt</arg_value>\n<arg_key>content</arg_key>\n<arg_value>42</arg_value>\n</tool_call><|observation|>".to_string(),
+        "Done.</think>The code is 42.<|endoftext|>".to_string(),
+    ];
+    let model = Arc::new(GlmModel::new(ScriptedModel::new(
+        "outcomes",
+        completions,
+        5,
+    )));
+    let log = sessions.new_log();
+    let mut handle = agent::spawn_with_log(
+        AgentConfig {
+            model,
+            tools: Arc::new(ToolRegistry::builtin()),
+            workspace: root.clone(),
+            system_prompt: "You are glint.".into(),
+            max_turns: 10,
+            thinking: true,
+            shell: ShellPolicy::default(),
+            guards: Default::default(),
+            // Headless: what needs approval is refused.
+            approval: Approvals::new(ApprovalPolicy::Suggest, false),
+        },
+        Vec::new(),
+        Some(log.clone()),
+    );
+    handle.submit(FIRST_TASK);
+    let events = until_finished(&mut handle).await;
+    handle.shutdown().await;
+    let live: Vec<(String, bool, String)> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::ToolCallFinished {
+                name, ok, summary, ..
+            } => Some((name.clone(), *ok, summary.clone())),
+            _ => None,
+        })
+        .collect();
+    let oks: Vec<bool> = live.iter().map(|(_, ok, _)| *ok).collect();
+    assert_eq!(oks, [true, false, false], "{live:?}");
+    assert!(
+        live.iter().all(|(_, _, summary)| !summary.is_empty()),
+        "{live:?}"
+    );
+
+    let resumed = sessions.resume(Some(log.id()), None).expect("resumes");
+    assert_eq!(resumed.outcomes.len(), 3, "{:?}", resumed.outcomes);
+    let mut app = App::new(AppConfig {
+        workspace_root: sandbox.workspace(),
+        model_label: "script".into(),
+        sandbox: glint::tools::SandboxPolicy::WorkspaceWrite,
+        theme: Theme::plain(),
+    });
+    app.on_resumed_session(&resumed);
+    let replayed: Vec<(String, bool, String)> = app
+        .entries()
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Tool(tool) => Some((tool.name.clone(), tool.ok, tool.summary.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replayed, live);
+
+    // A conversation without recorded outcomes still replays, as succeeded.
+    app.on_resumed(log.id(), &resumed.messages, &[]);
+    let oks: Vec<bool> = app
+        .entries()
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Tool(tool) => Some(tool.ok),
+            _ => None,
+        })
+        .collect();
+    // (The replay above stays in the scrollback; this one follows it.)
+    assert_eq!(oks[oks.len() - 3..], [true, true, true], "{oks:?}");
+}

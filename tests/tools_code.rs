@@ -35,11 +35,10 @@ async fn find(fx: &Fixture, args: serde_json::Value) -> String {
     fx.ok("find_symbol", args).await.content
 }
 
-#[tokio::test]
-async fn outlines_rust() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.rs").await,
+/// The exact outline of each language's sample.
+const OUTLINES: [(&str, &str); 8] = [
+    (
+        "sample.rs",
         "\
 sample.rs (Rust, 57 lines): 16 definitions
 const MAX_DEPTH (5-5)
@@ -57,15 +56,10 @@ type Tokens (38-38)
 macro shout (40-44)
 function tokenize (46-49)
 module tests (51-57)
-  function roundtrip (54-56)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_python() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.py").await,
+  function roundtrip (54-56)",
+    ),
+    (
+        "sample.py",
         "\
 sample.py (Python, 28 lines): 7 definitions
 const MAX_DEPTH (5-5)
@@ -74,15 +68,10 @@ class Parser (8-21)
   method parse (17-18)
   class Error (20-21)
 function tokenize (24-28)
-  function clean (25-26)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_javascript() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.js").await,
+  function clean (25-26)",
+    ),
+    (
+        "sample.js",
         "\
 sample.js (JavaScript, 32 lines): 9 definitions
 const MAX_DEPTH (3-3)
@@ -93,15 +82,10 @@ function tokenize (15-20)
   function clean (16-18)
 function shout (22-24)
 class Lexer (26-30)
-  method next (27-29)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_typescript() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.ts").await,
+  method next (27-29)",
+    ),
+    (
+        "sample.ts",
         "\
 sample.ts (TypeScript, 38 lines): 12 definitions
 const MAX_DEPTH (3-3)
@@ -115,15 +99,10 @@ class Parser (16-28)
   method parse (25-27)
 function tokenize (30-32)
 namespace Util (34-38)
-  function shout (35-37)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_go() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.go").await,
+  function shout (35-37)",
+    ),
+    (
+        "sample.go",
         "\
 sample.go (Go, 31 lines): 9 definitions
 const MaxDepth (6-6)
@@ -134,15 +113,10 @@ interface Visitor (15-17)
 type Tokens (19-19)
 function NewParser (21-23)
 method Parse in Parser (25-27)
-function Tokenize (29-31)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_c() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.c").await,
+function Tokenize (29-31)",
+    ),
+    (
+        "sample.c",
         "\
 sample.c (C, 34 lines): 10 definitions
 macro MAX_DEPTH (4-4)
@@ -154,15 +128,10 @@ type token_t (13-16)
 enum mode (18-18)
 prototype count_tokens (20-20)
 function is_word (22-24)
-function count_tokens (26-34)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_cpp() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.cpp").await,
+function count_tokens (26-34)",
+    ),
+    (
+        "sample.cpp",
         "\
 sample.cpp (C++, 41 lines): 10 definitions
 namespace text (5-36)
@@ -174,15 +143,10 @@ namespace text (5-36)
   method parse in Parser (23-25)
   struct Token (27-29)
   function identity (32-34)
-function main (38-41)"
-    );
-}
-
-#[tokio::test]
-async fn outlines_java() {
-    let fx = samples();
-    assert_eq!(
-        outline(&fx, "sample.java").await,
+function main (38-41)",
+    ),
+    (
+        "sample.java",
         "\
 sample.java (Java, 31 lines): 8 definitions
 class Parser (6-31)
@@ -192,8 +156,16 @@ class Parser (6-31)
   interface Visitor (19-21)
     method visit (20-20)
   enum Mode (23-30)
-    method strict (27-29)"
-    );
+    method strict (27-29)",
+    ),
+];
+
+#[tokio::test]
+async fn outlines_every_language() {
+    let fx = samples();
+    for (file, expected) in OUTLINES {
+        assert_eq!(outline(&fx, file).await, expected, "the outline of {file}");
+    }
 }
 
 #[tokio::test]

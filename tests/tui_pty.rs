@@ -2,281 +2,32 @@
 //! vt100 emulator: type a task and see the answer, switch models, cancel a
 //! long turn with Esc, quit, and find the terminal back in its normal mode.
 
-use std::io::{Read, Write};
-use std::num::NonZeroU16;
-use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::time::Duration;
 
-const ROWS: u16 = 30;
-const COLS: u16 = 100;
-/// Generous: the binary may start slowly on a loaded CI machine.
-const WAIT: Duration = Duration::from_secs(30);
-
-type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
-
-/// Set by the reader once the pty reports end of output (every holder of
-/// the terminal's slave side, glint included, has closed it).
-#[derive(Default)]
-struct Drained {
-    done: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Drained {
-    fn set(&self) {
-        *self.done.lock().unwrap() = true;
-        self.changed.notify_all();
-    }
-
-    /// Waits up to `limit` for the end of output; whether it came.
-    fn wait(&self, limit: Duration) -> bool {
-        let done = self.done.lock().unwrap();
-        let (done, _) = self
-            .changed
-            .wait_timeout_while(done, limit, |done| !*done)
-            .unwrap();
-        *done
-    }
-}
-
-/// A running glint in a pty, with everything it wrote so far.
-struct Pty {
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: SharedWriter,
-    drained: Arc<Drained>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl Pty {
-    fn spawn(args: &[&str], workspace: &Path, home: &Path) -> Pty {
-        Pty::spawn_with_env(args, workspace, home, &[])
-    }
-
-    /// [`Pty::spawn`] with these environment variables set too.
-    fn spawn_with_env(args: &[&str], workspace: &Path, home: &Path, env: &[(&str, &str)]) -> Pty {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_glint"));
-        command.args(args);
-        command.cwd(workspace);
-        command.env("TERM", "xterm-256color");
-        command.env("HOME", home);
-        command.env("GLINT_LOG_FILE", home.join("glint.log"));
-        command.env_remove("NO_COLOR");
-        command.env_remove("GLINT_MODEL");
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = pair.slave.spawn_command(command).unwrap();
-        drop(pair.slave);
-        let reader = pair.master.try_clone_reader().unwrap();
-        let writer: SharedWriter = Arc::new(Mutex::new(pair.master.take_writer().unwrap()));
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            NonZeroU16::new(ROWS).unwrap(),
-            NonZeroU16::new(COLS).unwrap(),
-            1000,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let drained = Arc::new(Drained::default());
-        spawn_reader(
-            reader,
-            parser.clone(),
-            raw.clone(),
-            writer.clone(),
-            drained.clone(),
-        );
-        Pty {
-            parser,
-            raw,
-            writer,
-            drained,
-            child,
-            master: pair.master,
-        }
-    }
-
-    fn send(&self, bytes: &[u8]) {
-        let mut writer = self.writer.lock().unwrap();
-        writer.write_all(bytes).unwrap();
-        writer.flush().unwrap();
-    }
-
-    /// Types text a key at a time, as a person would.
-    fn type_text(&self, text: &str) {
-        for ch in text.chars() {
-            let mut buf = [0u8; 4];
-            self.send(ch.encode_utf8(&mut buf).as_bytes());
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    /// The scrollback the emulator kept, then the screen.
-    fn everything(&self) -> String {
-        let mut parser = self.parser.lock().unwrap();
-        parser.screen_mut().set_scrollback(usize::MAX);
-        let kept = parser.screen().scrollback();
-        let mut rows = Vec::new();
-        // At offset k the top row on screen is scrollback row (kept - k).
-        for offset in (1..=kept).rev() {
-            parser.screen_mut().set_scrollback(offset);
-            rows.extend(parser.screen().rows(0, COLS).take(1));
-        }
-        parser.screen_mut().set_scrollback(0);
-        rows.extend(parser.screen().rows(0, COLS));
-        rows.join("\n")
-    }
-
-    fn wait_for(&self, needle: &str) {
-        let start = Instant::now();
-        while start.elapsed() < WAIT {
-            if self.everything().contains(needle) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "`{needle}` did not appear within {WAIT:?}; the screen:\n{}",
-            self.screen()
-        );
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let start = Instant::now();
-        while start.elapsed() < WAIT {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Everything glint wrote is read once the pty reports the
-                // end of output: wait for that, not for a guessed while.
-                assert!(
-                    self.drained.wait(WAIT),
-                    "glint exited but its terminal output never ended; the screen:\n{}",
-                    self.screen()
-                );
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("glint did not exit; the screen:\n{}", self.screen());
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.raw.lock().unwrap().clone()
-    }
-
-    /// Whether the pty is back in canonical, echoing mode (raw mode off).
-    fn cooked(&self) -> bool {
-        let fd = self.master.as_raw_fd().unwrap();
-        let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
-        // SAFETY: tcgetattr fills the struct for a valid fd.
-        let termios = unsafe {
-            assert_eq!(libc::tcgetattr(fd, termios.as_mut_ptr()), 0);
-            termios.assume_init()
-        };
-        termios.c_lflag & libc::ICANON != 0 && termios.c_lflag & libc::ECHO != 0
-    }
-}
-
-/// Feeds the output to the emulator and answers cursor-position queries
-/// (`ESC [ 6 n`) the way a terminal does, from the emulator's cursor.
-fn spawn_reader(
-    mut reader: Box<dyn Read + Send>,
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: SharedWriter,
-    drained: Arc<Drained>,
-) {
-    std::thread::spawn(move || {
-        const QUERY: &[u8] = b"\x1b[6n";
-        let mut pending: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            raw.lock().unwrap().extend_from_slice(&buf[..n]);
-            pending.extend_from_slice(&buf[..n]);
-            loop {
-                match pending.windows(QUERY.len()).position(|w| w == QUERY) {
-                    Some(at) => {
-                        let mut parser = parser.lock().unwrap();
-                        parser.process(&pending[..at]);
-                        let (row, col) = parser.screen().cursor_position();
-                        drop(parser);
-                        let reply = format!("\x1b[{};{}R", row + 1, col + 1);
-                        let mut writer = writer.lock().unwrap();
-                        let _ = writer.write_all(reply.as_bytes());
-                        let _ = writer.flush();
-                        pending.drain(..at + QUERY.len());
-                    }
-                    None => {
-                        // Keep a possible partial query for the next read.
-                        let keep = pending.len().min(QUERY.len() - 1);
-                        let split = pending.len() - keep;
-                        let keep_from = (split..pending.len())
-                            .find(|&i| QUERY.starts_with(&pending[i..]))
-                            .unwrap_or(pending.len());
-                        parser.lock().unwrap().process(&pending[..keep_from]);
-                        pending.drain(..keep_from);
-                        break;
-                    }
-                }
-            }
-        }
-        parser.lock().unwrap().process(&pending);
-        drained.set();
-    });
-}
-
-fn script(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scripts")
-        .join(name);
-    format!("script:{}", path.display())
-}
-
-fn last_index(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w == needle)
-}
+use common::pty::{Pty, PtyOptions, last_index};
+use common::{model_arg, script};
 
 #[test]
 fn type_a_task_cancel_a_long_turn_and_quit_cleanly() {
     let workspace = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let answer = script("tui_answer.json");
+    let answer = model_arg("tui_answer.json");
     let mut pty = Pty::spawn(&["--model", &answer], workspace.path(), home.path());
 
     pty.wait_for("ready");
-    pty.type_text("what is the answer?");
-    pty.send(b"\r");
+    pty.enter_line("what is the answer?");
     pty.wait_for("The answer is forty-two.");
     pty.wait_for("let answer = 42;");
     // The collapsed reasoning sits above the answer.
     pty.wait_for("thought: The user wants the answer.");
 
     // Switch to a slow model; the conversation carries over.
-    pty.type_text(&format!("/model {}", script("tui_slow.json")));
-    pty.send(b"\r");
+    pty.enter_line(&format!("/model {}", model_arg("tui_slow.json")));
     pty.wait_for("switching to");
     pty.wait_for("ready");
-    pty.type_text("count slowly");
-    pty.send(b"\r");
+    pty.enter_line("count slowly");
     pty.wait_for("generating");
     pty.wait_for("number-3");
     pty.send(b"\x1b");
@@ -291,7 +42,7 @@ fn type_a_task_cancel_a_long_turn_and_quit_cleanly() {
     let status = pty.wait_exit();
     assert!(status.success(), "{status:?}");
 
-    let screen = pty.parser.lock().unwrap().screen().clone();
+    let screen = pty.terminal();
     assert!(!screen.alternate_screen(), "left in the alternate screen");
     assert!(!screen.hide_cursor(), "the cursor is still hidden");
     assert!(pty.cooked(), "raw mode is still on");
@@ -307,7 +58,7 @@ fn type_a_task_cancel_a_long_turn_and_quit_cleanly() {
 fn ctrl_c_twice_quits_and_restores_the_terminal() {
     let workspace = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let answer = script("tui_answer.json");
+    let answer = model_arg("tui_answer.json");
     let mut pty = Pty::spawn(&["--model", &answer], workspace.path(), home.path());
     pty.wait_for("ready");
     pty.type_text("half a thought");
@@ -317,7 +68,7 @@ fn ctrl_c_twice_quits_and_restores_the_terminal() {
     let status = pty.wait_exit();
     assert!(status.success(), "{status:?}");
     assert!(pty.cooked(), "raw mode is still on");
-    assert!(!pty.parser.lock().unwrap().screen().hide_cursor());
+    assert!(!pty.terminal().hide_cursor());
 }
 
 /// mistralrs logs and draws progress bars on its own while a model loads;
@@ -341,15 +92,9 @@ fn a_local_model_loads_without_its_output_reaching_the_screen() {
         home.path(),
     );
     // The status line shows the engine's own description once it is ready.
-    let start = Instant::now();
-    while !pty.screen().contains("ready") {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the model did not load; the screen:\n{}",
-            pty.screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    pty.wait_until("the model to load", Duration::from_secs(120), |pty| {
+        pty.screen().contains("ready")
+    });
     pty.send(b"\x04");
     assert!(pty.wait_exit().success());
     let everything = pty.everything();
@@ -388,28 +133,29 @@ impl ReviewRun {
         let notes = workspace.path().join("notes.txt");
         std::fs::write(&notes, ORIGINAL_NOTES).unwrap();
         // The script, with a prompt log of this test's own.
-        let source =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/review_two_hunks.json");
+        let source = script("review_two_hunks.json");
         let mut body: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(source).unwrap()).unwrap();
         let log = home.path().join("prompts.jsonl");
         body["prompt_log"] = serde_json::Value::String(log.display().to_string());
-        let script = home.path().join("review_two_hunks.json");
-        std::fs::write(&script, body.to_string()).unwrap();
-        let model = format!("script:{}", script.display());
-        let pty = Pty::spawn_with_env(
+        let copy = home.path().join("review_two_hunks.json");
+        std::fs::write(&copy, body.to_string()).unwrap();
+        let model = format!("script:{}", copy.display());
+        let pty = Pty::spawn_with(
             &["--model", &model, "--approval", "suggest"],
             workspace.path(),
             home.path(),
-            env,
+            PtyOptions {
+                env,
+                ..PtyOptions::default()
+            },
         );
         pty.wait_for("ready");
-        pty.type_text("tidy the notes");
-        pty.send(b"\r");
+        pty.enter_line("tidy the notes");
         pty.wait_for("review write_file");
         pty.wait_for("hunk 1 of 2  ○ pending");
         assert!(
-            pty.parser.lock().unwrap().screen().alternate_screen(),
+            pty.terminal().alternate_screen(),
             "the review is not full-screen"
         );
         assert_eq!(std::fs::read_to_string(&notes).unwrap(), ORIGINAL_NOTES);
@@ -464,8 +210,7 @@ fn review_rejects_one_hunk_applies_the_other_and_undo_restores() {
     );
     assert!(told.contains("ALPHA (first hunk)"), "{told}");
 
-    review.pty.type_text("/undo");
-    review.pty.send(b"\r");
+    review.pty.enter_line("/undo");
     review.pty.wait_for("undid:");
     assert_eq!(review.notes(), ORIGINAL_NOTES);
 
@@ -484,13 +229,7 @@ fn review_edits_the_proposal_in_the_users_editor() {
     review.pty.wait_for("(edited by you)");
     review.pty.wait_for("Alpha (first hunk)");
     assert!(
-        review
-            .pty
-            .parser
-            .lock()
-            .unwrap()
-            .screen()
-            .alternate_screen(),
+        review.pty.terminal().alternate_screen(),
         "the review did not come back full-screen after the editor"
     );
     // The edit comes back accepted whole; Enter sends it.

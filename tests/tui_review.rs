@@ -3,6 +3,8 @@
 //! alternate screen) and compared with insta snapshots; keys build exactly
 //! the answer that goes back to the agent.
 
+mod common;
+
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -10,12 +12,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
+use common::screen::{app, buffer_text, tool_call_started};
 use glint::agent::Event;
 use glint::approval::Decision;
 use glint::review::{ChangeProposal, FileProposal, FileVerdict, ReviewAnswer};
-use glint::tools::SandboxPolicy;
 use glint::tui::theme::Theme;
-use glint::tui::{App, AppConfig, Effect, draw_pager};
+use glint::tui::{App, Effect, draw_pager};
 
 /// The app with a review open, and the full-screen terminal it draws on.
 struct Review {
@@ -27,38 +29,22 @@ struct Review {
 impl Review {
     fn open(files: Vec<FileProposal>, theme: Theme, width: u16, height: u16) -> Review {
         let workspace = tempfile::tempdir().unwrap();
-        let mut app = App::new(AppConfig {
-            workspace_root: workspace.path().to_path_buf(),
-            model_label: "script:review.json".into(),
-            sandbox: SandboxPolicy::WorkspaceWrite,
-            theme,
-        });
+        let mut app = app(workspace.path(), "script:review.json", theme);
         app.on_model_ready("script:review.json".into(), Some(8192));
         let now = Instant::now();
         let arguments = serde_json::json!({"path": files[0].path})
             .as_object()
             .cloned()
             .unwrap_or_default();
-        for event in [
-            Event::RunStarted {
-                model: "m".into(),
-                workspace: "/ws".into(),
-                task: "t".into(),
-                max_turns: 5,
-            },
-            Event::TurnStarted { turn: 1 },
-            Event::ToolCallStarted {
-                turn: 1,
-                id: "call_1".into(),
-                name: "edit_file".into(),
-                arguments,
-            },
-            Event::ReviewRequested {
-                id: "call_1".into(),
-                tool: "edit_file".into(),
-                proposal: ChangeProposal { files },
-            },
-        ] {
+        let asked = Event::ReviewRequested {
+            id: "call_1".into(),
+            tool: "edit_file".into(),
+            proposal: ChangeProposal { files },
+        };
+        for event in tool_call_started("edit_file", arguments)
+            .into_iter()
+            .chain([asked])
+        {
             let effects = app.on_agent_event(event, now);
             assert!(effects.is_empty(), "{effects:?}");
         }
@@ -96,15 +82,7 @@ impl Review {
 
     /// The screen as text, trailing spaces trimmed.
     fn text(&self) -> String {
-        let buffer = self.terminal.backend().buffer();
-        let mut rows = Vec::new();
-        for y in 0..buffer.area.height {
-            let row: String = (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect();
-            rows.push(row.trim_end().to_string());
-        }
-        rows.join("\n")
+        buffer_text(self.terminal.backend().buffer())
     }
 
     /// The foreground colour of the first cell showing `needle` on the row

@@ -2,20 +2,21 @@
 //! `TestBackend` (the inline viewport with the scrollback rows above it, as
 //! a terminal shows them) and compared with insta snapshots.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::layout::Position;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde_json::{Map, Value, json};
 
+use common::screen::{app, buffer_text, inline_terminal};
 use glint::agent::{Event, RunStatus};
 use glint::engine::{FinishReason, Usage};
-use glint::tools::SandboxPolicy;
 use glint::tui::markdown::render_markdown;
 use glint::tui::theme::Theme;
-use glint::tui::{App, AppConfig, Effect, draw_main, viewport_height};
+use glint::tui::{App, Effect, draw_main};
 
 /// An app in a temporary (non-git) workspace, with the plain theme.
 struct Screen {
@@ -28,24 +29,13 @@ struct Screen {
 impl Screen {
     fn new(width: u16, height: u16) -> Screen {
         let workspace = tempfile::tempdir().unwrap();
-        let app = App::new(AppConfig {
-            workspace_root: workspace.path().to_path_buf(),
-            model_label: "script:tests/scripts/tui_answer.json".into(),
-            sandbox: SandboxPolicy::WorkspaceWrite,
-            theme: Theme::plain(),
-        });
-        let mut backend = TestBackend::new(width, height);
-        ratatui::backend::Backend::set_cursor_position(&mut backend, Position::new(0, 0)).unwrap();
-        let terminal = Terminal::with_options(
-            backend,
-            TerminalOptions {
-                viewport: Viewport::Inline(viewport_height(height)),
-            },
-        )
-        .unwrap();
         Screen {
-            app,
-            terminal,
+            app: app(
+                workspace.path(),
+                "script:tests/scripts/tui_answer.json",
+                Theme::plain(),
+            ),
+            terminal: inline_terminal(width, height),
             clock: Instant::now(),
             _workspace: workspace,
         }
@@ -136,16 +126,7 @@ impl Screen {
 
     /// The screen as text, trailing spaces trimmed.
     fn text(&self) -> String {
-        let buffer = self.terminal.backend().buffer();
-        let mut rows = Vec::new();
-        for y in 0..buffer.area.height {
-            let mut row = String::new();
-            for x in 0..buffer.area.width {
-                row.push_str(buffer[(x, y)].symbol());
-            }
-            rows.push(row.trim_end().to_string());
-        }
-        rows.join("\n")
+        buffer_text(self.terminal.backend().buffer())
     }
 }
 

@@ -10,7 +10,10 @@
 //!    the model knows what it saw and how to see it again (often enough:
 //!    tool outputs are most of a long agent session);
 //! 2. if that is not enough, the model writes a hand-off note
-//!    (`prompts/compact.md`) from the older turns, which replaces them.
+//!    (`prompts/compact.md`) from the older turns, which replaces them;
+//! 3. if even that is too big (or the summary turn would not fit the
+//!    window), the oldest turns are dropped whole until it fits
+//!    ([`drop_turns`]): what the model loses is then recorded, not summarised.
 //!
 //! The system prompt stays first and unchanged, so the prompt after a
 //! compaction still shares the system prompt and tool list with the
@@ -18,6 +21,7 @@
 //! turn on each prompt extends the last exactly again.
 
 pub mod budget;
+pub mod drop_turns;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,6 +31,7 @@ use crate::tools::update_plan::{Plan, latest_plan};
 use crate::tools::{Tool, UpdatePlan};
 
 pub use budget::Budget;
+pub use drop_turns::{Dropped, drop_oldest_turns};
 
 const COMPACT_PROMPTS: &str = include_str!("../../prompts/compact.md");
 

@@ -2,6 +2,7 @@
 //! as one line, so this enum *is* the documented JSONL schema (see README).
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::compact::{CompactionReason, ElidedOutput};
@@ -51,12 +52,17 @@ pub enum Event {
     ToolCallStarted {
         turn: u32,
         id: String,
+        /// The tool the model called; for an MCP tool (`mcp__NAME__TOOL`)
+        /// followed by `server` and `server_tool` (see [`name_and_server`]).
+        #[serde(flatten, serialize_with = "name_and_server")]
         name: String,
         arguments: Map<String, Value>,
     },
     ToolCallFinished {
         turn: u32,
         id: String,
+        /// As in `tool_call_started`, with `server` and `server_tool`.
+        #[serde(flatten, serialize_with = "name_and_server")]
         name: String,
         ok: bool,
         /// One line for progress displays.
@@ -86,6 +92,9 @@ pub enum Event {
     ApprovalRequested {
         /// The tool call's id (as in `tool_call_started`).
         id: String,
+        /// The tool's name, as `name` in `tool_call_started`; for an MCP
+        /// tool followed by `server` and `server_tool`.
+        #[serde(flatten, serialize_with = "tool_and_server")]
         tool: String,
         /// What to approve: the shell command, or a diff of the edit.
         summary: String,
@@ -143,4 +152,28 @@ pub enum Event {
     Warning {
         message: String,
     },
+}
+
+/// `"name": NAME`, and for a call of an MCP tool also `"server"` (the
+/// server's configured name) and `"server_tool"` (the tool's own name on
+/// that server), so a reader needs no parsing of `mcp__NAME__TOOL` (whose
+/// parts may be cleaned or shortened).
+fn name_and_server<S: Serializer>(name: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    with_server("name", name, serializer)
+}
+
+/// [`name_and_server`] for a field called `tool`.
+fn tool_and_server<S: Serializer>(tool: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    with_server("tool", tool, serializer)
+}
+
+fn with_server<S: Serializer>(key: &str, name: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    let origin = crate::mcp::McpManager::origin_of(name);
+    let mut map = serializer.serialize_map(None)?;
+    map.serialize_entry(key, name)?;
+    if let Some(origin) = origin {
+        map.serialize_entry("server", &origin.server)?;
+        map.serialize_entry("server_tool", &origin.tool)?;
+    }
+    map.end()
 }

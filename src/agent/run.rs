@@ -12,6 +12,7 @@ use crate::approval::Gated;
 use crate::conversation::{Message, ToolCall};
 use crate::engine::{FinishReason, ModelEvent, TurnRequest, Usage};
 use crate::glm::ParsedToolCall;
+use crate::session::CallOutcome;
 use crate::tools::update_plan::{Plan, latest_plan};
 use crate::tools::{Tool, ToolContext, ToolOutcome, UpdatePlan};
 
@@ -434,10 +435,13 @@ impl Session {
             self.repeats
                 .record(&name, &call.function.arguments, &outcome, interrupted);
         }
-        self.push(Message::tool_result(
-            call.id.clone(),
-            outcome.content.clone(),
-        ));
+        self.push_tool_result(
+            Message::tool_result(call.id.clone(), outcome.content.clone()),
+            CallOutcome {
+                ok: outcome.ok,
+                summary: outcome.summary.clone(),
+            },
+        );
         self.emit(Event::ToolCallFinished {
             turn,
             id: call.id.clone(),

@@ -2,11 +2,12 @@
 //! back byte for byte.
 //!
 //! Around each mutating tool call (write_file, edit_file, shell,
-//! git_commit) the workspace is snapshotted as git objects before and after
-//! ([`snapshot`]); the difference is the call's change set. A non-empty one
-//! is stored as a checkpoint on a private ref ([`store`]) and undo puts the
-//! files back ([`restore`]), after checking that the user has not changed
-//! them since, so their work is never overwritten silently.
+//! git_commit, any MCP tool) the workspace is snapshotted as git objects
+//! before and after ([`snapshot`]); the difference is the call's change
+//! set. A non-empty one is stored as a checkpoint on a private ref
+//! ([`store`]) and undo puts the files back ([`restore`]), after checking
+//! that the user has not changed them since, so their work is never
+//! overwritten silently.
 //!
 //! Files `.gitignore` excludes (build output such as `target/`), `.git`
 //! itself, files over [`snapshot::MAX_FILE_BYTES`] and empty directories
@@ -64,8 +65,14 @@ pub enum CheckpointError {
 }
 
 /// Whether a call of `tool` may change files and so gets checkpointed.
+///
+/// Every MCP tool counts, as a shell command does: a server may write files
+/// (the filesystem server's `write_file`), and its `readOnlyHint` is the
+/// server's claim, not a guarantee. A call that changed nothing stores no
+/// checkpoint.
 pub fn is_mutating(tool: &str) -> bool {
     matches!(tool, "write_file" | "edit_file" | "shell" | "git_commit")
+        || crate::mcp::is_mcp_tool(tool)
 }
 
 /// What an undo took back, newest first.

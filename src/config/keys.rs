@@ -67,6 +67,14 @@ pub(super) const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "memory_limit",
+        takes: "a number of GiB above 0",
+        set: |c, v| {
+            c.memory_limit = Some(number_in(v, |g| g > 0.0 && g.is_finite())?);
+            Ok(())
+        },
+    },
+    Key {
         name: "max_turns",
         takes: "a whole number of model turns, at least 1",
         set: |c, v| {

@@ -35,6 +35,8 @@ pub struct Config {
     pub device: Option<DeviceChoice>,
     pub isq: Option<IsqChoice>,
     pub max_context: Option<u64>,
+    /// `memory_limit`: GiB a local model may use at most.
+    pub memory_limit: Option<f64>,
     pub max_turns: Option<u32>,
     pub thinking: Option<bool>,
     pub temperature: Option<f64>,

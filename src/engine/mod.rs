@@ -12,6 +12,7 @@
 mod glm_model;
 pub mod http;
 pub mod local;
+pub mod paged_attn;
 pub mod scripted;
 mod spec;
 
@@ -149,6 +150,14 @@ pub trait Model: Send + Sync {
     /// The most tokens (prompt + answer) one turn may hold, when the engine
     /// knows it: front ends show how much of it the conversation uses.
     fn context_window(&self) -> Option<u64> {
+        None
+    }
+
+    /// Why the context window is unknown, for engines that ought to know
+    /// it (an HTTP server whose listing gave no length): the agent tells
+    /// the user once that automatic compaction is off, and how to turn it
+    /// on. `None` where the window is known or unknowable by design.
+    fn context_window_notice(&self) -> Option<String> {
         None
     }
 }

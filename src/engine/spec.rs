@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::http::{HttpConfig, HttpModel, Provider};
 use super::local::{DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling};
+use super::paged_attn::{self, PagedAttnChoice};
 use super::scripted::ScriptedModel;
 use super::{GlmModel, Model};
 
@@ -75,6 +76,11 @@ pub struct OpenOptions {
     pub isq: IsqChoice,
     pub device: DeviceChoice,
     pub max_context: Option<usize>,
+    /// `--memory-limit` in bytes: the most device memory (GPU memory, or
+    /// RAM on CPU) a local model may use; `None`: what is available.
+    pub memory_limit: Option<u64>,
+    /// `--paged-attn`, for a local model.
+    pub paged_attn: PagedAttnChoice,
     /// Sampling as given on the command line; unset values keep each
     /// engine's default (GLM's recommendation locally, the server's own).
     pub temperature: Option<f64>,
@@ -92,6 +98,8 @@ impl Default for OpenOptions {
             isq: IsqChoice::Auto,
             device: DeviceChoice::Auto,
             max_context: None,
+            memory_limit: None,
+            paged_attn: PagedAttnChoice::Auto,
             temperature: None,
             top_p: None,
             max_tokens: None,
@@ -120,9 +128,14 @@ pub async fn open(
             if let Some(idle) = options.http_idle_timeout {
                 config.idle_timeout = idle;
             }
-            Ok(Arc::new(HttpModel::new(config)?))
+            config.context_window = options.max_context.map(|n| n as u64);
+            let model = HttpModel::new(config)?;
+            model.look_up_context_window().await;
+            Ok(Arc::new(model))
         }
         ModelSpec::Local(name) => {
+            paged_attn::check_early(options.paged_attn, options.device)
+                .map_err(|e| super::EngineError::Backend(e.to_string()))?;
             let defaults = Sampling::default();
             let local = LocalOptions {
                 model: name.clone(),
@@ -135,8 +148,9 @@ pub async fn open(
                     max_tokens: options.max_tokens,
                 },
                 prefix_cache: true,
+                paged_attn: options.paged_attn,
             };
-            let engine = LocalEngine::load(&local, progress).await?;
+            let engine = LocalEngine::load_within(&local, options.memory_limit, progress).await?;
             Ok(Arc::new(GlmModel::new(engine)))
         }
     }

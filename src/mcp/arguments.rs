@@ -45,7 +45,7 @@ fn type_text(
         Some(ArgumentType::String) => text(),
         Some(ArgumentType::Other) => literal().unwrap_or_else(text),
         None => {
-            let Some(schema) = properties.and_then(|p| p.get(key)) else {
+            if properties.and_then(|p| p.get(key)).is_none() {
                 // No schema at all: any JSON literal; an undeclared key of a
                 // declared schema stays text, as the parser leaves it.
                 return if open {
@@ -53,46 +53,14 @@ fn type_text(
                 } else {
                     text()
                 };
-            };
-            match (literal(), alternative_types(schema)) {
-                (Some(value), None) => value,
-                (Some(value), Some(types)) if types.iter().any(|t| fits(&value, t)) => value,
+            }
+            // A literal of a type the schema's alternatives rule out (a
+            // number where they allow string or null) stays text.
+            match literal() {
+                Some(value) if spec.allows(key, &value) => value,
                 _ => text(),
             }
         }
-    }
-}
-
-/// The JSON types an `anyOf`/`oneOf` schema allows, when every alternative
-/// declares its type; `None` when any may be anything.
-fn alternative_types(schema: &Value) -> Option<Vec<String>> {
-    let alternatives = schema
-        .get("anyOf")
-        .or_else(|| schema.get("oneOf"))
-        .and_then(Value::as_array)?;
-    let mut types = Vec::new();
-    for alternative in alternatives {
-        match alternative.get("type")? {
-            Value::String(t) => types.push(t.clone()),
-            Value::Array(list) => {
-                types.extend(list.iter().filter_map(Value::as_str).map(String::from))
-            }
-            _ => return None,
-        }
-    }
-    Some(types)
-}
-
-fn fits(value: &Value, ty: &str) -> bool {
-    match ty {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => true,
     }
 }
 
@@ -118,15 +86,9 @@ pub fn checked(
         return parse_arguments::<Map<String, Value>>(spec, arguments);
     }
     let name = spec.name().unwrap_or("tool");
-    let required = spec
-        .function()
-        .get("parameters")
-        .and_then(|p| p.get("required"))
-        .and_then(Value::as_array);
-    if let Some(missing) = required
+    if let Some(missing) = spec
+        .required_arguments()
         .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
         .find(|key| arguments.get(*key).is_none_or(Value::is_null))
     {
         return Err(ToolError::InvalidArguments(format!(
@@ -234,5 +196,20 @@ mod tests {
                 .contains("`x`")
         );
         assert!(checked(&open, args(json!({"x": 1, "y": 1}))).is_ok());
+    }
+
+    #[test]
+    fn any_of_alternatives_types_are_checked_and_listed() {
+        let spec = spec(json!({"type": "object", "properties": {
+            "count": {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+        }}));
+        let error = checked(&spec, args(json!({"count": "lots"})))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "Invalid arguments for mcp__s__t: `count` must be an integer or null, got string \"lots\". Expected: count (integer or null)."
+        );
+        assert!(checked(&spec, args(json!({"count": 3}))).is_ok());
     }
 }

@@ -6,10 +6,44 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::manager::{McpManager, Server, State, lock, shown};
+use super::tool::{McpOrigin, full_name, is_mcp_tool};
 use super::{arguments, content, report};
 use crate::tools::{ToolError, ToolOutput, one_line};
 
 impl McpManager {
+    /// The server and tool a call of `name` goes to in this process's
+    /// session ([`McpManager::session`]), for the surfaces that show calls;
+    /// `None` for a built-in tool or a name no configured server's tools
+    /// have.
+    pub fn origin_of(name: &str) -> Option<McpOrigin> {
+        if !is_mcp_tool(name) {
+            return None;
+        }
+        McpManager::session()?.origin(name)
+    }
+
+    /// The server and tool a call of `name` goes to: the tool's own name as
+    /// the server listed it (a shortened or cleaned `mcp__` name does not
+    /// spell it), else the rest of `name` after the server's prefix.
+    pub fn origin(&self, name: &str) -> Option<McpOrigin> {
+        let server = self.server_of(name)?;
+        let listed = match &*lock(&server.state) {
+            State::Ready { tools, .. } => tools
+                .iter()
+                .find(|t| t.full_name == name)
+                .map(|t| t.name.clone()),
+            _ => None,
+        };
+        let tool = listed.unwrap_or_else(|| {
+            let prefix = full_name(&server.config.name, "");
+            name.strip_prefix(&prefix).unwrap_or(name).to_string()
+        });
+        Some(McpOrigin {
+            server: server.config.name.clone(),
+            tool,
+        })
+    }
+
     /// Calls the MCP tool `name`; `None` when no configured server's tools
     /// are named like it.
     pub async fn call(

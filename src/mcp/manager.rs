@@ -11,6 +11,10 @@
 //! changing that list. A server that fails, exits or stops answering gives
 //! a warning, and its tools answer with an error; nothing waits on it past
 //! its time limits.
+//!
+//! Warnings wait for the next turn unless a front end takes them as they
+//! happen ([`McpManager::live_warnings`]): the app shows a server that failed
+//! to start at once, without a turn.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::client::Connection;
 use super::config::ServerConfig;
@@ -71,7 +76,12 @@ pub struct McpManager {
     /// Woken whenever a server's state changes.
     changed: Notify,
     offer: Mutex<Offer>,
+    /// Warnings kept for the next turn.
     notices: Mutex<Vec<String>>,
+    /// Where warnings go as they happen instead, once a front end asked.
+    live: Mutex<Option<UnboundedSender<String>>>,
+    /// Set by the first [`McpManager::start`]: the servers start once.
+    started: AtomicBool,
     /// Set by [`McpManager::shutdown`]: connections ending are expected.
     stopping: AtomicBool,
 }
@@ -105,6 +115,8 @@ impl McpManager {
             changed: Notify::new(),
             offer: Mutex::default(),
             notices: Mutex::default(),
+            live: Mutex::default(),
+            started: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
         });
         *lock(&SESSION) = Some(Arc::downgrade(&manager));
@@ -117,8 +129,11 @@ impl McpManager {
     }
 
     /// Starts every enabled server in the background on `runtime`; returns
-    /// at once.
+    /// at once. Only the first call starts them.
     pub fn start(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
         for index in 0..self.servers.len() {
             if matches!(*lock(&self.servers[index].state), State::Starting) {
                 let manager = self.clone();
@@ -226,7 +241,34 @@ impl McpManager {
 
     pub(super) fn notice(&self, message: String) {
         tracing::warn!("{message}");
+        let mut live = lock(&self.live);
+        let message = match live.as_ref() {
+            Some(sender) => match sender.send(message) {
+                Ok(()) => return,
+                // The front end went away: keep it for the next turn.
+                Err(unsent) => {
+                    *live = None;
+                    unsent.0
+                }
+            },
+            None => message,
+        };
+        drop(live);
         lock(&self.notices).push(message);
+    }
+
+    /// From now on, warnings (a server failed to start, exited, did not
+    /// list its tools) go to the receiver as they happen instead of
+    /// waiting for the next turn; any already kept come first.
+    pub fn live_warnings(&self) -> UnboundedReceiver<String> {
+        let (sender, receiver) = unbounded_channel();
+        let mut live = lock(&self.live);
+        for message in std::mem::take(&mut *lock(&self.notices)) {
+            // The receiver is right here: sending cannot fail.
+            let _ = sender.send(message);
+        }
+        *live = Some(sender);
+        receiver
     }
 
     /// Waits until no server is still starting (each stops trying at its
@@ -415,5 +457,63 @@ pub(super) fn shown(limit: Duration) -> String {
         format!("{secs} s")
     } else {
         format!("{secs:.1} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::Transport;
+
+    fn missing_server() -> ServerConfig {
+        ServerConfig {
+            name: "gone".into(),
+            transport: Transport::Stdio {
+                command: "/nonexistent/glint-test-mcp-server".into(),
+                args: Vec::new(),
+                env: Default::default(),
+                env_vars: Vec::new(),
+                cwd: None,
+            },
+            enabled: true,
+            startup_timeout: Duration::from_secs(10),
+            tool_timeout: Duration::from_secs(10),
+            enabled_tools: None,
+            disabled_tools: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_is_sent_live_once_and_not_kept_for_the_turn() {
+        let workspace = tempfile::tempdir().unwrap();
+        let manager = McpManager::new(vec![missing_server()], workspace.path().into());
+        let mut live = manager.live_warnings();
+        let runtime = tokio::runtime::Handle::current();
+        manager.start(&runtime);
+        manager.start(&runtime);
+        manager.settle().await;
+        let warning = live.try_recv().expect("the warning came as it happened");
+        assert!(
+            warning.starts_with("MCP server `gone` failed to start:"),
+            "{warning}"
+        );
+        assert!(live.try_recv().is_err(), "the server started once");
+        assert_eq!(
+            manager.prepare_turn(true).await.warnings,
+            Vec::<String>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_live_receiver_warnings_wait_for_the_next_turn() {
+        let workspace = tempfile::tempdir().unwrap();
+        let manager = McpManager::new(vec![missing_server()], workspace.path().into());
+        manager.start(&tokio::runtime::Handle::current());
+        let warnings = manager.prepare_turn(true).await.warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        // Kept ones go to a receiver asked for later, first.
+        manager.notice("later".into());
+        let mut live = manager.live_warnings();
+        assert_eq!(live.try_recv().ok().as_deref(), Some("later"));
     }
 }

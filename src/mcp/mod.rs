@@ -29,7 +29,8 @@ pub use tool::{PREFIX, full_name, is_mcp_tool};
 
 /// Offers the tools of `servers` through `tools`, when any is configured;
 /// the manager returned must then be [started](McpManager::start) on the
-/// session's runtime.
+/// session's runtime (the app does so after its first frame, from
+/// [`crate::tools::ToolRegistry::mcp`]).
 pub fn attach(
     tools: &mut crate::tools::ToolRegistry,
     servers: &[ServerConfig],

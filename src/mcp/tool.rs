@@ -13,6 +13,16 @@ pub const PREFIX: &str = "mcp__";
 /// longer function names.
 const MAX_NAME: usize = 64;
 
+/// Which server's tool a call goes to: what the JSON events and the
+/// transcript show beside the `mcp__SERVER__TOOL` name the model used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpOrigin {
+    /// The server's name, as configured (`[mcp_servers.NAME]`).
+    pub server: String,
+    /// The tool's own name, as the server knows it.
+    pub tool: String,
+}
+
 /// A tool a server listed, ready to offer.
 #[derive(Debug, Clone)]
 pub struct McpTool {

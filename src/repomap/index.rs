@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +18,12 @@ use crate::tools::code;
 /// Files indexed at most: beyond this a tree is generated or vendored code
 /// for the most part, and the map of its first files is as useful.
 pub const MAX_FILES: usize = 50_000;
+
+/// Files parsed between two saves of the work so far.
+const PARSE_CHUNK: usize = 256;
+/// How often a cold build saves what it parsed so far (an atomic rewrite
+/// of the cache, a few milliseconds for a large tree).
+const PARTIAL_SAVE_EVERY: Duration = Duration::from_millis(500);
 
 /// [`DefTag::container`] of a definition that has none.
 pub(super) const NO_CONTAINER: u32 = u32::MAX;
@@ -77,6 +83,18 @@ impl Index {
     /// when given (read, then rewritten if anything changed). Never fails:
     /// an unreadable file has no tags, an unusable cache is rebuilt.
     pub fn build(root: &Path, cache_dir: Option<&Path>) -> Index {
+        Self::build_saving(root, cache_dir, PARTIAL_SAVE_EVERY, None)
+    }
+
+    /// [`Index::build`], saving the work so far every `save_every`;
+    /// `killed_after` (tests) stops it after that many chunks, as a run
+    /// that exits mid-build would.
+    fn build_saving(
+        root: &Path,
+        cache_dir: Option<&Path>,
+        save_every: Duration,
+        killed_after: Option<usize>,
+    ) -> Index {
         let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let walked = walk(&root);
         let cached = cache_dir.and_then(|dir| cache::load(dir, &root));
@@ -111,19 +129,45 @@ impl Index {
         }
         stats.reused = walked.len() - to_parse.len();
         stats.parsed = to_parse.len();
-        let parsed = code::parallel_map(&to_parse, &CancellationToken::new(), |(_, file)| {
-            tags::parse_file(&file.abs)
-        })
-        .unwrap_or_default();
 
-        let changed = !parsed.is_empty() || stats.reused != old_count;
-        if !parsed.is_empty() {
+        // In chunks, with what is parsed so far saved now and then: a run
+        // that ends before a cold build does (a short headless task) still
+        // leaves the next start most of the work done. (Nothing to parse,
+        // no interner: a warm start skips hashing the cached names.)
+        if !to_parse.is_empty() {
             let mut interner = Interner::new(std::mem::take(&mut names));
-            for ((slot, file), tags) in to_parse.iter().zip(parsed) {
-                slots[*slot] = Some(interner.entry(file, tags));
+            let mut last_save = Instant::now();
+            let chunks: Vec<&[(usize, &Walked)]> = to_parse.chunks(PARSE_CHUNK).collect();
+            for (number, chunk) in chunks.iter().enumerate() {
+                let parsed = code::parallel_map(chunk, &CancellationToken::new(), |(_, file)| {
+                    tags::parse_file(&file.abs)
+                })
+                .unwrap_or_default();
+                for ((slot, file), tags) in chunk.iter().zip(parsed) {
+                    slots[*slot] = Some(interner.entry(file, tags));
+                }
+                let more = number + 1 < chunks.len();
+                if more
+                    && last_save.elapsed() >= save_every
+                    && let Some(dir) = cache_dir
+                {
+                    let so_far: Vec<FileEntry> = slots.iter().flatten().cloned().collect();
+                    if let Err(e) = cache::store(dir, &root, &interner.names, &so_far) {
+                        tracing::debug!(
+                            "cannot save the repo map so far in {}: {e}",
+                            dir.display()
+                        );
+                    }
+                    last_save = Instant::now();
+                }
+                if killed_after == Some(number + 1) {
+                    return Index::default();
+                }
             }
             names = interner.names;
         }
+
+        let changed = !to_parse.is_empty() || stats.reused != old_count;
         let files: Vec<FileEntry> = slots.into_iter().flatten().collect();
         let mut index = Index {
             names,
@@ -280,5 +324,35 @@ impl Interner {
             defs,
             refs,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_cut_short_leaves_its_work_so_far_for_the_next() {
+        let tree = tempfile::tempdir().expect("temp dir");
+        let cache = tempfile::tempdir().expect("temp dir");
+        let files = PARSE_CHUNK * 2 + 10;
+        for n in 0..files {
+            std::fs::write(
+                tree.path().join(format!("f{n}.rs")),
+                format!("pub fn f{n}() {{}}\n"),
+            )
+            .expect("write");
+        }
+        // Stopped after two chunks, saving after each but the last.
+        Index::build_saving(tree.path(), Some(cache.path()), Duration::ZERO, Some(2));
+        let next = Index::build(tree.path(), Some(cache.path()));
+        let stats = next.stats();
+        assert!(stats.cache_loaded);
+        assert_eq!((stats.files, stats.reused), (files, PARSE_CHUNK * 2));
+        assert_eq!(stats.parsed, 10);
+        assert!(stats.cache_written);
+        let warm = Index::build(tree.path(), Some(cache.path())).stats();
+        assert_eq!((warm.reused, warm.parsed), (files, 0));
+        assert_eq!(next.paths().count(), files);
     }
 }

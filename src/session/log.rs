@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use super::SessionError;
 use super::read::Loaded;
-use super::record::{CheckpointRecord, Header, Record, Resumed};
+use super::record::{CallOutcome, CheckpointRecord, Header, Record, Resumed};
 use crate::checkpoint::Checkpoints;
 use crate::conversation::Message;
 
@@ -115,6 +115,16 @@ impl SessionLog {
         self.record(&Record::Message {
             message: message.clone(),
             task,
+            outcome: None,
+        })
+    }
+
+    /// Records a tool call's result with how the call ended.
+    pub fn tool_result(&self, message: &Message, outcome: CallOutcome) -> Result<(), SessionError> {
+        self.record(&Record::Message {
+            message: message.clone(),
+            task: false,
+            outcome: Some(outcome),
         })
     }
 

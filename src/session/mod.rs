@@ -20,6 +20,7 @@ mod log;
 mod read;
 pub mod record;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::conversation::Message;
@@ -27,7 +28,7 @@ use crate::conversation::Message;
 pub use list::{Summary, format_table};
 pub use log::{SessionLog, checkpoint_marks};
 pub use read::{Loaded, load};
-pub use record::{Header, Record, Resumed, Settings};
+pub use record::{CallOutcome, Header, Record, Resumed, Settings};
 
 /// How many past messages seed the app's composer history.
 pub const HISTORY_ENTRIES: usize = 1_000;
@@ -114,6 +115,9 @@ pub struct Continued {
     /// Lines the user should see (a torn last line that was skipped).
     pub warnings: Vec<String>,
     pub turns: usize,
+    /// How each tool call ended, by call id (as recorded; a call glint
+    /// stopped during did not succeed).
+    pub outcomes: HashMap<String, CallOutcome>,
 }
 
 impl Sessions {
@@ -188,8 +192,16 @@ impl Sessions {
             },
         );
         let missing = loaded.missing_results();
+        let mut outcomes = loaded.outcomes;
         for message in &missing {
-            log.message(message, false)?;
+            let outcome = CallOutcome {
+                ok: false,
+                summary: "glint stopped before it finished".into(),
+            };
+            log.tool_result(message, outcome.clone())?;
+            if let Message::Tool { tool_call_id, .. } = message {
+                outcomes.insert(tool_call_id.clone(), outcome);
+            }
         }
         let mut messages = loaded.messages;
         messages.extend(missing);
@@ -198,6 +210,7 @@ impl Sessions {
             messages,
             warnings: loaded.warnings,
             turns: loaded.turns,
+            outcomes,
         })
     }
 

@@ -8,10 +8,11 @@
 //! changed by something else, and guessing would resume a different
 //! conversation than the user had, so it is an error naming the line.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::SessionError;
-use super::record::{CheckpointRecord, CompactionRecord, Header, Record, VERSION};
+use super::record::{CallOutcome, CheckpointRecord, CompactionRecord, Header, Record, VERSION};
 use crate::conversation::Message;
 
 /// A session log, read.
@@ -29,6 +30,9 @@ pub struct Loaded {
     pub checkpoints: Vec<CheckpointRecord>,
     /// The compactions, oldest first.
     pub compactions: Vec<CompactionRecord>,
+    /// How each tool call ended, by call id (logs written before glint
+    /// recorded it have none).
+    pub outcomes: HashMap<String, CallOutcome>,
     /// One line each about what was skipped.
     pub warnings: Vec<String>,
     /// Bytes up to the end of the last good record: a writer appending to
@@ -113,6 +117,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded, SessionError> {
     let mut turns = 0usize;
     let mut checkpoints = Vec::new();
     let mut compactions = Vec::new();
+    let mut outcomes = HashMap::new();
     let mut warnings = Vec::new();
     let mut valid_len = 0u64;
     let mut ends_with_newline = true;
@@ -164,9 +169,16 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded, SessionError> {
                     path: path.to_path_buf(),
                 });
             }
-            Record::Message { message, task } => {
+            Record::Message {
+                message,
+                task,
+                outcome,
+            } => {
                 if task && let Message::User { content } = &message {
                     tasks.push(content.clone());
+                }
+                if let (Message::Tool { tool_call_id, .. }, Some(outcome)) = (&message, outcome) {
+                    outcomes.insert(tool_call_id.clone(), outcome);
                 }
                 if matches!(message, Message::Assistant { .. }) {
                     turns += 1;
@@ -195,6 +207,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Loaded, SessionError> {
         turns,
         checkpoints,
         compactions,
+        outcomes,
         warnings,
         valid_len,
         ends_with_newline,

@@ -8,6 +8,8 @@
 //!   `content`, `reasoning_content`, `tool_calls`, `reasoning_details` and
 //!   `raw`, or a tool result); `task: true` marks the user message that
 //!   started a run (what the user typed, as opposed to glint's own notices);
+//!   a tool result's `outcome` says whether the call succeeded, with its
+//!   one-line summary;
 //! - `usage`: one model turn's token counts and why it ended;
 //! - `checkpoint`: a change set the agent's tools made (see
 //!   [`crate::checkpoint`]): the checkpoint session and id `glint undo`
@@ -19,7 +21,8 @@
 //! - `compaction`: the conversation was compacted (see
 //!   [`crate::agent::compact`]): why, the token counts before and after, the
 //!   tool outputs elided, a line for each message the hand-off note
-//!   replaced, the note, and the whole conversation after it, from which a
+//!   replaced (and, marked, each message dropped whole when nothing else
+//!   was enough), the note, and the whole conversation after it, from which a
 //!   resume continues (the `message` records before it are history).
 //!
 //! Every field added later must be optional, so old logs keep loading.
@@ -43,6 +46,9 @@ pub enum Record {
         message: Message,
         #[serde(default, skip_serializing_if = "is_false")]
         task: bool,
+        /// For a tool result: how the call ended (a resume shows it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<CallOutcome>,
     },
     Usage {
         turn: u32,
@@ -71,6 +77,16 @@ pub enum Record {
 
 fn is_false(value: &bool) -> bool {
     !value
+}
+
+/// How a tool call ended, as the user saw it when it ran: whether it
+/// succeeded (a failed, refused, denied or cancelled call did not) and its
+/// one-line summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOutcome {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
 }
 
 /// The first line of a session log.
@@ -146,7 +162,10 @@ pub struct CompactionRecord {
     /// Old tool outputs replaced by a stub.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub elided: Vec<ElidedOutput>,
-    /// One line for each message the hand-off note replaced.
+    /// One line for each message the hand-off note replaced, then one,
+    /// starting with [`DROPPED_PREFIX`], for each message dropped whole
+    /// when eliding and the note were not enough (see
+    /// [`CompactionRecord::replaced`] and [`CompactionRecord::dropped`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summarised: Vec<String>,
     /// The hand-off note the model wrote.
@@ -159,6 +178,28 @@ pub struct CompactionRecord {
     pub summary_completion_tokens: Option<u64>,
     /// The conversation after the compaction, in full.
     pub messages: Vec<Message>,
+}
+
+/// Starts the `summarised` line of a message a compaction dropped whole
+/// (kept in that list, so that logs stay readable by glints that do not
+/// know of dropping: they show the line among the replaced messages).
+pub const DROPPED_PREFIX: &str = "dropped whole: ";
+
+impl CompactionRecord {
+    /// The lines of the messages the hand-off note replaced.
+    pub fn replaced(&self) -> impl Iterator<Item = &str> {
+        self.summarised
+            .iter()
+            .filter(|line| !line.starts_with(DROPPED_PREFIX))
+            .map(String::as_str)
+    }
+
+    /// The lines of the messages dropped whole, without the prefix.
+    pub fn dropped(&self) -> impl Iterator<Item = &str> {
+        self.summarised
+            .iter()
+            .filter_map(|line| line.strip_prefix(DROPPED_PREFIX))
+    }
 }
 
 /// Now, as the records write it.
@@ -175,6 +216,7 @@ mod tests {
         let record = Record::Message {
             message: Message::user("hi"),
             task: true,
+            outcome: None,
         };
         let line = serde_json::to_string(&record).unwrap();
         assert_eq!(

@@ -61,11 +61,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "model",
         usage: "/model [SPEC]",
         help: "show the model, or switch to SPEC (kept conversation)",
-        parse: |arg| {
-            Ok(SlashCommand::Model(
-                (!arg.is_empty()).then(|| arg.to_string()),
-            ))
-        },
+        parse: |arg| Ok(SlashCommand::Model(optional(arg))),
     },
     CommandInfo {
         name: "diff",
@@ -77,11 +73,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "approvals",
         usage: "/approvals [POLICY]",
         help: "show the approval policy, or switch (suggest, auto-edit, full-auto)",
-        parse: |arg| {
-            Ok(SlashCommand::Approvals(
-                (!arg.is_empty()).then(|| arg.to_string()),
-            ))
-        },
+        parse: |arg| Ok(SlashCommand::Approvals(optional(arg))),
     },
     CommandInfo {
         name: "mcp",
@@ -150,6 +142,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         parse: |arg| only(arg, "quit", SlashCommand::Quit),
     },
 ];
+
+/// An optional argument: `None` when there is none.
+fn optional(arg: &str) -> Option<String> {
+    (!arg.is_empty()).then(|| arg.to_string())
+}
 
 fn only(arg: &str, name: &str, command: SlashCommand) -> Result<SlashCommand, String> {
     if arg.is_empty() {

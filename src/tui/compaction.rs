@@ -1,7 +1,7 @@
 //! `/compact`, `/pin` and `/compacted` in the app, and how it shows a
 //! compaction (see [`crate::agent::compact`]). The app only asks; the agent
 //! compacts, and the session log is where `/compacted` reads what each
-//! compaction elided and summarised (also those before a resume).
+//! compaction elided, summarised and dropped (also those before a resume).
 
 use ratatui::text::Line;
 
@@ -102,7 +102,7 @@ impl App {
     }
 }
 
-/// What each compaction elided and summarised, as text.
+/// What each compaction elided, summarised and dropped, as text.
 pub fn compaction_report(compactions: &[CompactionRecord]) -> String {
     let mut out = String::new();
     for (index, record) in compactions.iter().enumerate() {
@@ -114,7 +114,7 @@ pub fn compaction_report(compactions: &[CompactionRecord]) -> String {
             record.tokens_before,
             record.tokens_after,
             record.elided.len(),
-            record.summarised.len(),
+            record.replaced().count(),
         );
         out.push_str(&format!(
             "compaction {} at {}: {line}\n",
@@ -127,9 +127,19 @@ pub fn compaction_report(compactions: &[CompactionRecord]) -> String {
                 out.push_str(&format!("    {} ({} lines)\n", output.call, output.lines));
             }
         }
-        if !record.summarised.is_empty() {
+        let replaced: Vec<&str> = record.replaced().collect();
+        if !replaced.is_empty() {
             out.push_str("  messages replaced by the hand-off note:\n");
-            for line in &record.summarised {
+            for line in replaced {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        let dropped: Vec<&str> = record.dropped().collect();
+        if !dropped.is_empty() {
+            out.push_str(
+                "  messages dropped whole to fit the context window (eliding and the note were not enough):\n",
+            );
+            for line in dropped {
                 out.push_str(&format!("    {line}\n"));
             }
         }

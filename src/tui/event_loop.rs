@@ -100,15 +100,23 @@ async fn run_app(
     for warning in &options.warnings {
         app.push_entry(Entry::Notice(format!("warning: {warning}")));
     }
+    let mut pager: Option<TtyTerminal> = None;
+    // The first frame comes before any work at start begins (the model
+    // loading, a long session log read, the MCP servers' processes), which
+    // would compete with it for the CPU and, handled first, for the loop.
+    draw(&mut app, &mut main, &mut pager, stdio)?;
+    let mut last_frame = Instant::now();
+    let mcp = options.session.tools.mcp().cloned();
+    // MCP warnings show as they come, not at the next turn.
+    let mut mcp_warnings = mcp.as_ref().map(|mcp| mcp.live_warnings());
     let mut session = Session::new(options.session);
     if let Err(error) = session.load(&options.model) {
         app.on_model_failed(error);
     }
+    if let Some(mcp) = &mcp {
+        mcp.start(&tokio::runtime::Handle::current());
+    }
     let mut input = EventStream::new();
-    let mut pager: Option<TtyTerminal> = None;
-    let mut last_frame = Instant::now()
-        .checked_sub(FRAME)
-        .unwrap_or_else(Instant::now);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -130,6 +138,10 @@ async fn run_app(
                 Some(Err(_)) | None => vec![Effect::Quit],
             },
             event = session.next_event() => on_session_event(&mut app, event),
+            Some(message) = next_warning(&mut mcp_warnings) => {
+                app.push_entry(Entry::Warning(message));
+                Vec::new()
+            }
             _ = tokio::time::sleep_until(next_frame), if app.is_dirty() => Vec::new(),
             _ = tick.tick() => {
                 app.on_tick(Instant::now());
@@ -226,6 +238,16 @@ async fn stop_session(session: Session, input: &mut EventStream) -> Ended {
     }
 }
 
+/// The next MCP warning; never, without MCP servers.
+async fn next_warning(
+    warnings: &mut Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> Option<String> {
+    match warnings {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn is_ctrl_c(key: &crossterm::event::KeyEvent) -> bool {
     key.kind != KeyEventKind::Release
         && key.code == KeyCode::Char('c')
@@ -255,7 +277,7 @@ fn on_session_event(app: &mut App, event: SessionEvent) -> Vec<Effect> {
             Vec::new()
         }
         SessionEvent::Resumed(Ok(resumed)) => {
-            app.on_resumed(resumed.log.id(), &resumed.messages, &resumed.warnings);
+            app.on_resumed_session(&resumed);
             Vec::new()
         }
         SessionEvent::Resumed(Err(error)) => {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::app::{App, Effect};
 use super::transcript::{Entry, ToolEntry, key_argument};
 use crate::conversation::Message;
-use crate::session::{Summary, format_table};
+use crate::session::{CallOutcome, Continued, Summary, format_table};
 use crate::tools::one_line;
 
 impl App {
@@ -40,7 +40,29 @@ impl App {
 
     /// A session was taken up again: its conversation replaces the one on
     /// screen, shown as it went (messages, answers, tool calls).
+    /// Each tool call shows how it ended, as the log recorded it.
+    pub fn on_resumed_session(&mut self, resumed: &Continued) {
+        self.replay(
+            resumed.log.id(),
+            &resumed.messages,
+            &resumed.outcomes,
+            &resumed.warnings,
+        );
+    }
+
+    /// [`App::on_resumed_session`] for a conversation without recorded
+    /// outcomes: each tool call shows as succeeded.
     pub fn on_resumed(&mut self, id: &str, messages: &[Message], warnings: &[String]) {
+        self.replay(id, messages, &HashMap::new(), warnings);
+    }
+
+    fn replay(
+        &mut self,
+        id: &str,
+        messages: &[Message],
+        outcomes: &HashMap<String, CallOutcome>,
+        warnings: &[String],
+    ) {
         self.reset_conversation();
         for warning in warnings {
             self.push_entry(Entry::Warning(warning.clone()));
@@ -73,11 +95,20 @@ impl App {
                     content,
                 } => {
                     let call = calls.get(tool_call_id);
+                    // A log from before outcomes were recorded: the result
+                    // alone, as succeeded.
+                    let (ok, summary) = match outcomes.get(tool_call_id) {
+                        Some(outcome) if !outcome.summary.is_empty() => {
+                            (outcome.ok, outcome.summary.clone())
+                        }
+                        Some(outcome) => (outcome.ok, one_line(content, 120)),
+                        None => (true, one_line(content, 120)),
+                    };
                     self.push_entry(Entry::Tool(ToolEntry {
                         name: call.map_or_else(|| "tool".into(), |c| c.function.name.clone()),
                         target: call.and_then(|c| key_argument(&c.function.arguments)),
-                        ok: true,
-                        summary: one_line(content, 120),
+                        ok,
+                        summary,
                         output: content.clone(),
                     }));
                 }

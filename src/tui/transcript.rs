@@ -157,16 +157,27 @@ fn render_tool(tool: &ToolEntry, width: u16, theme: &Theme, full: bool) -> Vec<L
     } else {
         ("✗", theme.error)
     };
-    let mut spans = vec![
-        Span::styled("● ", theme.accent),
-        Span::styled(tool.name.clone(), theme.text.add_modifier(Modifier::BOLD)),
-    ];
+    let bold = theme.text.add_modifier(Modifier::BOLD);
+    let mut spans = vec![Span::styled("● ", theme.accent)];
+    let mut summary = tool.summary.as_str();
+    match crate::mcp::McpManager::origin_of(&tool.name) {
+        // An MCP call shows its server, not the `mcp__NAME__TOOL` the model
+        // used; the summary's own `SERVER: TOOL → ` would say it twice.
+        Some(origin) => {
+            let said = format!("{}: {} → ", origin.server, origin.tool);
+            summary = summary.strip_prefix(said.as_str()).unwrap_or(summary);
+            spans.push(Span::styled(format!("{} · ", origin.server), theme.accent));
+            spans.push(Span::styled(origin.tool, bold));
+            spans.push(Span::styled(" (MCP)", theme.dim));
+        }
+        None => spans.push(Span::styled(tool.name.clone(), bold)),
+    }
     if let Some(target) = &tool.target {
         spans.push(Span::styled(format!(" {target}"), theme.text));
     }
     spans.push(Span::styled(format!(" {mark} "), mark_style));
     let summary_style = if tool.ok { theme.dim } else { theme.error };
-    spans.push(Span::styled(one_line(&tool.summary, 200), summary_style));
+    spans.push(Span::styled(one_line(summary, 200), summary_style));
     let mut rows = wrap_with_prefix(&Line::from(spans), width, Span::raw(""), Span::raw("  "));
 
     let output: Vec<&str> = tool.output.lines().collect();

@@ -1,11 +1,21 @@
 //! Shared test setup: scripted-model files and throwaway workspaces.
 #![allow(dead_code)]
 
+pub mod agent_harness;
+pub mod completions;
+pub mod headless;
+pub mod pty;
+pub mod screen;
+
+// Kept at the top level where the tests have always found them; a test
+// binary that uses neither must not warn.
+#[allow(unused_imports)]
+pub use agent_harness::{tool_results, until_finished};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use glint::agent::{AgentHandle, Event};
 use glint::tools::{ToolContext, ToolOutcome, ToolRegistry};
 use glint::workspace::Workspace;
 use serde_json::Value;
@@ -177,6 +187,7 @@ pub fn greedy(model: &str, max_tokens: usize) -> glint::engine::local::LocalOpti
             max_tokens: Some(max_tokens),
         },
         prefix_cache: true,
+        paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
     }
 }
 
@@ -240,37 +251,6 @@ pub fn record_contexts(
         kept.extend_from_slice(context);
         Ok(())
     })
-}
-
-/// Collects an agent core's events up to and including the run's
-/// `RunFinished` (bounded generously: a run that never finishes fails the
-/// test instead of hanging it).
-pub async fn until_finished(handle: &mut AgentHandle) -> Vec<Event> {
-    let mut events = Vec::new();
-    loop {
-        let event = tokio::time::timeout(std::time::Duration::from_secs(120), handle.next_event())
-            .await
-            .expect("the run finishes")
-            .expect("the core is alive");
-        let done = matches!(event, Event::RunFinished { .. });
-        events.push(event);
-        if done {
-            return events;
-        }
-    }
-}
-
-/// (name, ok, output) of every finished tool call.
-pub fn tool_results(events: &[Event]) -> Vec<(String, bool, String)> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::ToolCallFinished {
-                name, ok, output, ..
-            } => Some((name.clone(), *ok, output.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Each prompt starts with the whole previous prompt: every turn extends

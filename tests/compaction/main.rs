@@ -11,7 +11,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod dropping;
 mod front_ends;
+mod http;
 mod prefix_reuse;
 mod support;
 

@@ -32,6 +32,8 @@ async fn a_compacted_and_resumed_session_reuses_the_cache_exactly() {
         max_tokens: 8,
         max_context: Some(8192),
         tools: false,
+        paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
+        probes: false,
     };
     let long = LongSession {
         compact_at: Some(6),

@@ -5,7 +5,8 @@
 //! what the same run makes with `--apply always`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -332,15 +333,20 @@ fn a_workspace_outside_git_is_a_one_line_error() {
     assert!(!plain.join(".git").exists());
 }
 
-#[test]
-fn ctrl_c_still_writes_what_was_done_and_removes_the_scratch_tree() {
+/// A slow `--patch-out` run in a committed project, interrupted `times`
+/// times: glint exits 130, leaves no scratch tree and the workspace as it
+/// was. Returns the setup (its directory holds the patch), the output
+/// and the patch file's path.
+fn interrupted_slow_run(times: usize) -> (Setup, Output, PathBuf) {
     let setup = Setup::new();
     committed_project(&setup);
     let before = tree_state(&setup.ws, true);
     let patch_path = setup.base.join("p.diff");
     let patch_arg = patch_path.display().to_string();
     let child = start_slow_run(&setup, &patch_arg);
-    interrupt(&child);
+    for _ in 0..times {
+        interrupt(&child);
+    }
     let out = child.wait_with_output().expect("glint ends");
     assert_eq!(
         out.status.code(),
@@ -348,6 +354,18 @@ fn ctrl_c_still_writes_what_was_done_and_removes_the_scratch_tree() {
         "stderr: {}",
         text(&out.stderr)
     );
+    assert!(
+        setup.scratch_dirs().is_empty(),
+        "{:?}",
+        setup.scratch_dirs()
+    );
+    assert_same(&before, &tree_state(&setup.ws, true));
+    (setup, out, patch_path)
+}
+
+#[test]
+fn ctrl_c_still_writes_what_was_done_and_removes_the_scratch_tree() {
+    let (_setup, out, patch_path) = interrupted_slow_run(1);
     assert!(
         text(&out.stderr).contains("did not finish"),
         "{}",
@@ -355,35 +373,9 @@ fn ctrl_c_still_writes_what_was_done_and_removes_the_scratch_tree() {
     );
     let patch_text = text(&fs::read(&patch_path).expect("patch"));
     assert!(patch_text.contains("+++ b/started.txt"), "{patch_text}");
-    assert!(
-        setup.scratch_dirs().is_empty(),
-        "{:?}",
-        setup.scratch_dirs()
-    );
-    assert_same(&before, &tree_state(&setup.ws, true));
 }
 
 #[test]
 fn a_second_ctrl_c_quits_at_once_and_still_removes_the_scratch_tree() {
-    let setup = Setup::new();
-    committed_project(&setup);
-    let before = tree_state(&setup.ws, true);
-    let patch_path = setup.base.join("p.diff");
-    let patch_arg = patch_path.display().to_string();
-    let child = start_slow_run(&setup, &patch_arg);
-    interrupt(&child);
-    interrupt(&child);
-    let out = child.wait_with_output().expect("glint ends");
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "stderr: {}",
-        text(&out.stderr)
-    );
-    assert!(
-        setup.scratch_dirs().is_empty(),
-        "{:?}",
-        setup.scratch_dirs()
-    );
-    assert_same(&before, &tree_state(&setup.ws, true));
+    interrupted_slow_run(2);
 }

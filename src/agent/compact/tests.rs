@@ -226,3 +226,133 @@ fn every_section_is_in_the_prompt_file() {
     assert!(content.contains("900 of 1000 tokens"), "{content}");
     assert!(!content.contains('{'), "a placeholder is left: {content}");
 }
+
+/// system, a pin, a hand-off note, the task, then `conversation()`'s turns.
+fn compacted_conversation() -> (Vec<Message>, usize) {
+    let turns = conversation();
+    let mut messages = vec![
+        turns[0].clone(),
+        pin_message("Never touch migrations/."),
+        Message::user(section(
+            "handoff",
+            &[
+                ("replaced", "4".into()),
+                ("outputs", "2".into()),
+                ("summary", "Goal: fix the parser.".into()),
+            ],
+        )),
+        turns[1].clone(),
+    ];
+    messages.extend_from_slice(&turns[2..]);
+    (messages, 3)
+}
+
+#[test]
+fn dropping_takes_the_oldest_turns_whole_and_keeps_request_pins_note_and_plan() {
+    let (messages, task) = compacted_conversation();
+    let plan = latest_plan(&messages).expect("a plan");
+    let total = budget::conversation_bytes(&messages);
+    // Room for all but about three of the six turns.
+    let limit = total * 6 / 10;
+    let fits = |m: &[Message]| budget::conversation_bytes(m) <= limit;
+    let dropped = drop_oldest_turns(
+        &messages,
+        Some(task),
+        Some(&plan),
+        || "call_99".into(),
+        fits,
+    );
+    assert!(dropped.fits);
+    let out = &dropped.messages;
+    assert!(budget::conversation_bytes(out) <= limit);
+    assert_eq!(
+        out[..4],
+        messages[..4],
+        "system, pin, note and request stay first"
+    );
+    assert_eq!(dropped.latest_task, Some(3));
+    // The turn that set the plan stays, where it was.
+    assert_eq!(out[4..6], messages[4..6]);
+    assert_eq!(latest_plan(out).as_ref(), Some(&plan));
+    // Whole turns: every remaining result has its call, the last turns are
+    // untouched, and each dropped call went with its result.
+    let kept_calls: Vec<&str> = out
+        .iter()
+        .flat_map(|m| match m {
+            Message::Assistant { tool_calls, .. } => {
+                tool_calls.iter().map(|c| c.id.as_str()).collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    for message in out {
+        if let Message::Tool { tool_call_id, .. } = message {
+            assert!(
+                kept_calls.contains(&tool_call_id.as_str()),
+                "{tool_call_id}"
+            );
+        }
+    }
+    assert_eq!(out.last(), messages.last());
+    assert!(kept_calls.contains(&"call_6") && !kept_calls.contains(&"call_2"));
+    assert_eq!(dropped.dropped.len() % 2, 0, "{:?}", dropped.dropped);
+    assert_eq!(dropped.dropped[0], "assistant (called read_file src/f2.rs)");
+    assert!(dropped.dropped[1].starts_with("result of read_file src/f2.rs"));
+}
+
+#[test]
+fn dropping_stops_at_what_must_stay_and_leaves_a_fitting_conversation_alone() {
+    let (messages, task) = compacted_conversation();
+    let plan = latest_plan(&messages).expect("a plan");
+    let nothing_fits = drop_oldest_turns(
+        &messages,
+        Some(task),
+        Some(&plan),
+        || "call_99".into(),
+        |_| false,
+    );
+    assert!(!nothing_fits.fits);
+    let out = &nothing_fits.messages;
+    assert_eq!(out[..4], messages[..4]);
+    // Only the plan's turn is left.
+    assert_eq!(out.len(), 6, "{out:#?}");
+    assert_eq!(out[4..], messages[4..6]);
+    assert_eq!(nothing_fits.dropped.len(), 10);
+
+    // A plan set by a turn that also did other work goes with that turn,
+    // and is restated where it was.
+    let mut mixed = messages.clone();
+    if let Message::Assistant { tool_calls, .. } = &mut mixed[4] {
+        tool_calls.push(ToolCall::new(
+            "call_1b",
+            "read_file",
+            args(json!({"path": "a.rs"})),
+        ));
+    }
+    mixed.insert(6, Message::tool_result("call_1b", "fn a() {}"));
+    let dropped = drop_oldest_turns(
+        &mixed,
+        Some(task),
+        Some(&plan),
+        || "call_99".into(),
+        |_| false,
+    );
+    let out = &dropped.messages;
+    assert!(
+        matches!(&out[4], Message::Assistant { tool_calls, .. } if tool_calls[0].id == "call_99"),
+        "{out:#?}"
+    );
+    assert_eq!(latest_plan(out).as_ref(), Some(&plan));
+    assert_eq!(out.len(), 6);
+
+    let all_fit = drop_oldest_turns(
+        &messages,
+        Some(task),
+        Some(&plan),
+        || "call_99".into(),
+        |_| true,
+    );
+    assert!(all_fit.fits && all_fit.dropped.is_empty());
+    assert_eq!(all_fit.messages, messages);
+    assert_eq!(all_fit.latest_task, Some(task));
+}

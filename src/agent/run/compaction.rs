@@ -13,10 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::Session;
 use crate::agent::Event;
-use crate::agent::compact::{self, Assembled, Budget, CompactionReason, ElidedOutput, Split};
+use crate::agent::compact::{
+    self, Assembled, Budget, CompactionReason, Dropped, ElidedOutput, Split,
+};
 use crate::conversation::Message;
 use crate::engine::{ModelEvent, TurnRequest, Usage};
-use crate::session::record::{CompactionRecord, now};
+use crate::session::record::{CompactionRecord, DROPPED_PREFIX, now};
 
 /// Tokens left free for the hand-off note (and the reasoning before it)
 /// when the summary turn reads the conversation unelided.
@@ -55,6 +57,9 @@ pub(super) struct Context {
     /// compact, or what must be kept alone reaches the threshold (compacting
     /// again each turn would only cost model turns). The user was told.
     given_up: bool,
+    /// The user was told why automatic compaction is off (the engine
+    /// does not know its context window).
+    window_notice_given: bool,
 }
 
 /// The conversation a compaction produced, and what it says about it.
@@ -64,6 +69,8 @@ struct Outcome {
     elided: Vec<ElidedOutput>,
     summarised: Vec<String>,
     summary: Option<String>,
+    /// One line for each message dropped whole (the last resort).
+    dropped: Vec<String>,
 }
 
 impl Session {
@@ -128,6 +135,12 @@ impl Session {
             .next_prompt(&self.messages, self.tools_bytes());
         let settings = self.config.guards.compaction;
         let window = self.config.model.context_window();
+        if automatic && window.is_none() && !self.context.window_notice_given {
+            self.context.window_notice_given = true;
+            if let Some(message) = self.config.model.context_window_notice() {
+                self.emit(Event::Warning { message });
+            }
+        }
         // Until the engine has counted a prompt of this session (a resumed
         // conversation's first turn) the estimate runs high: then only a
         // prompt estimated at the whole window is compacted, so a resume
@@ -180,6 +193,18 @@ impl Session {
         // and the prefix cache covers it. Otherwise the elided one.
         let room = window.map_or(0, |w| (w / 8).min(NOTE_ROOM));
         let fits = |tokens: u64| window.is_none_or(|w| tokens + room <= w);
+        // Where even the elided conversation fills the window, the summary
+        // turn cannot run (one that runs out of room fails, and falls back
+        // the same way).
+        if window.is_some_and(|w| elided_tokens.min(tokens_before) >= w) {
+            if !self.fall_back(reason, tokens_before, elided_messages, elided) {
+                self.context.given_up |= reason == CompactionReason::Threshold;
+                self.emit(Event::Warning {
+                    message: "the conversation is too big for the model to summarise, and nothing could be elided or dropped; nothing was compacted".into(),
+                });
+            }
+            return None;
+        }
         let base = if fits(tokens_before) {
             self.messages.clone()
         } else {
@@ -209,9 +234,7 @@ impl Session {
                 });
                 // Another try every turn would likely fail the same way.
                 self.context.given_up |= reason == CompactionReason::Threshold;
-                if !elided.is_empty() {
-                    self.adopt_elided(reason, tokens_before, elided_messages, elided);
-                }
+                self.fall_back(reason, tokens_before, elided_messages, elided);
                 return None;
             }
         };
@@ -238,6 +261,14 @@ impl Session {
             },
         );
         self.next_call_id = next_call_id;
+        // The note and the kept turns may still be too big (long turns,
+        // big recent outputs): then the oldest turns go whole.
+        let Dropped {
+            messages,
+            latest_task,
+            dropped,
+            ..
+        } = self.drop_to_target(&messages, latest_task);
         self.adopt(
             reason,
             tokens_before,
@@ -247,10 +278,84 @@ impl Session {
                 elided: Vec::new(),
                 summarised,
                 summary: Some(note),
+                dropped,
             },
             Some(usage),
         );
         Some(usage)
+    }
+
+    /// When no hand-off note can be had: the conversation with old tool
+    /// outputs elided (`messages`, which keeps every message in place)
+    /// and, where that is still over the target, its oldest turns dropped.
+    /// Returns whether anything was compacted.
+    fn fall_back(
+        &mut self,
+        reason: CompactionReason,
+        tokens_before: u64,
+        messages: Vec<Message>,
+        elided: Vec<ElidedOutput>,
+    ) -> bool {
+        let latest_task = self
+            .context
+            .latest_task
+            .or_else(|| compact::find_latest_task(&self.messages));
+        let Dropped {
+            messages,
+            latest_task,
+            dropped,
+            ..
+        } = self.drop_to_target(&messages, latest_task);
+        if elided.is_empty() && dropped.is_empty() {
+            return false;
+        }
+        let outcome = Outcome {
+            messages,
+            latest_task,
+            elided,
+            summarised: Vec::new(),
+            summary: None,
+            dropped,
+        };
+        self.adopt(reason, tokens_before, outcome, None);
+        true
+    }
+
+    /// `messages` unchanged while its prompt is estimated under the
+    /// threshold (or the window is unknown); else with its oldest turns
+    /// dropped until it is at the target (half the threshold, so that the
+    /// next compaction is many turns away, not the next turn).
+    fn drop_to_target(&mut self, messages: &[Message], latest_task: Option<usize>) -> Dropped {
+        let settings = self.config.guards.compaction;
+        let tools_bytes = self.tools_bytes();
+        let over = |window: u64| {
+            self.context.budget.fresh(messages, tools_bytes) >= settings.threshold(window)
+        };
+        let Some(window) = self.config.model.context_window().filter(|&w| over(w)) else {
+            return Dropped {
+                messages: messages.to_vec(),
+                latest_task,
+                dropped: Vec::new(),
+                fits: true,
+            };
+        };
+        let target = settings.target(window);
+        let plan = self.plan().cloned();
+        let mut next_call_id = self.next_call_id;
+        let budget = &self.context.budget;
+        let dropped = compact::drop_oldest_turns(
+            messages,
+            latest_task,
+            plan.as_ref(),
+            || {
+                let id = format!("call_{next_call_id}");
+                next_call_id += 1;
+                id
+            },
+            |messages| budget.fresh(messages, tools_bytes) <= target,
+        );
+        self.next_call_id = next_call_id;
+        dropped
     }
 
     /// One model turn, without tools run, that writes the hand-off note.
@@ -306,6 +411,7 @@ impl Session {
             elided,
             summarised: Vec::new(),
             summary: None,
+            dropped: Vec::new(),
         };
         self.adopt(reason, tokens_before, outcome, None);
     }
@@ -332,7 +438,17 @@ impl Session {
             tokens_before,
             tokens_after,
             elided: outcome.elided.clone(),
-            summarised: outcome.summarised.clone(),
+            summarised: outcome
+                .summarised
+                .iter()
+                .cloned()
+                .chain(
+                    outcome
+                        .dropped
+                        .iter()
+                        .map(|line| format!("{DROPPED_PREFIX}{line}")),
+                )
+                .collect(),
             summary: outcome.summary.clone(),
             summary_prompt_tokens: usage.and_then(|u| u.prompt_tokens),
             summary_completion_tokens: usage.and_then(|u| u.completion_tokens),
@@ -346,6 +462,14 @@ impl Session {
             summarised: outcome.summarised.len(),
             summary: outcome.summary,
         });
+        if !outcome.dropped.is_empty() {
+            self.emit(Event::Warning {
+                message: format!(
+                    "compaction could not bring the conversation far enough under the context window by eliding old tool outputs and writing a hand-off note, so it dropped the {} oldest messages whole (your latest request, pinned notes and the plan stay); /compacted lists them",
+                    outcome.dropped.len()
+                ),
+            });
+        }
         let settings = self.config.guards.compaction;
         if let Some(window) = self.config.model.context_window()
             && tokens_after >= settings.threshold(window)

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::Session;
 use crate::agent::Event;
 use crate::conversation::Message;
-use crate::session::{Record, SessionError, SessionLog, checkpoint_marks};
+use crate::session::{CallOutcome, Record, SessionError, SessionLog, checkpoint_marks};
 
 /// A session log and what recording to it needs between events.
 pub(super) struct Recorder {
@@ -34,6 +34,16 @@ impl Session {
     /// Appends a message to the conversation and to the session log.
     pub(super) fn push(&mut self, message: Message) {
         self.record_message(&message, false);
+        self.messages.push(message);
+    }
+
+    /// Appends a tool call's result, recording how the call ended (a
+    /// resume shows it).
+    pub(super) fn push_tool_result(&mut self, message: Message, outcome: CallOutcome) {
+        if let Some(recorder) = &self.recorder {
+            let result = recorder.log.tool_result(&message, outcome);
+            self.log_failed(recorder, result);
+        }
         self.messages.push(message);
     }
 

@@ -9,22 +9,28 @@
 //! scratch. Per turn the check reports the largest difference between the two
 //! first-step logit rows, whether greedy decoding chose the same tokens, and
 //! how many tokens the cached engine actually prefilled against how many
-//! were new.
+//! were new, and each side's time to first token. Probe turns on token ids
+//! follow the session (see `probes`): one new token, a prompt ending on a
+//! PagedAttention block boundary, and the noise of a split prefill.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use futures::StreamExt;
-use mistralrs::Tensor;
 
 use crate::conversation::{Message, ToolCall};
+use crate::dev::steps::{self, StepLog, StepRecorder, Watch};
 use crate::engine::local::prefill::PrefillLog;
 use crate::engine::local::{
-    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling, StepHook,
+    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling,
 };
-use crate::engine::{EngineError, GlmModel, Model, ModelEvent, RawChunk, RawStream, TurnRequest};
+use crate::engine::paged_attn::PagedAttnChoice;
+use crate::engine::{EngineError, GlmModel, Model, ModelEvent, TurnRequest};
 use crate::glm;
+pub use report::{MAX_RATIO, agrees, command, summary, table};
 pub use session::{LongSession, SessionReport, run as run_session};
 
+mod probes;
+mod report;
 mod session;
 
 /// What to check.
@@ -42,6 +48,10 @@ pub struct CacheCheckOptions {
     /// Render glint's tool definitions into the prompt (as the agent does);
     /// without them the prompt is short, so each turn's new tokens weigh more.
     pub tools: bool,
+    pub paged_attn: PagedAttnChoice,
+    /// After the session, run the probe turns (one new token, a block
+    /// boundary, the split-prefill noise row).
+    pub probes: bool,
 }
 
 /// One turn's comparison.
@@ -69,6 +79,11 @@ pub struct TurnReport {
     /// The first step at which the two greedy choices differ (`None`: they
     /// agree on every step, and the texts are equal).
     pub first_divergence: Option<usize>,
+    /// Milliseconds from the cached engine's request (rendering and
+    /// tokenizing an agent turn included) to its first sampling step.
+    pub ttft_ms: Option<f64>,
+    /// The same for the cold engine's prefill of the same ids.
+    pub cold_ttft_ms: Option<f64>,
 }
 
 /// What a turn of the session was.
@@ -85,6 +100,15 @@ pub enum TurnKind {
     /// The first turn after a resume: a fresh engine (a new glint) on the
     /// conversation read back from the session log.
     Resumed,
+    /// A probe: the last turn's computed tokens and its last sampled token,
+    /// which is the one new token.
+    SingleToken,
+    /// A probe: a prompt ending exactly on a PagedAttention block boundary,
+    /// with at least two new tokens.
+    BlockBoundary,
+    /// The noise row: a fresh prompt prefilled in two pieces (its first
+    /// half, then the whole from the cache) against one cold prefill.
+    SplitPrefill,
 }
 
 impl TurnReport {
@@ -93,27 +117,15 @@ impl TurnReport {
     }
 }
 
-/// What a request's decoding steps saw.
-#[derive(Default)]
-struct Probe {
-    first_logits: Vec<f32>,
-    /// The greedy choice at each step (the generated tokens).
-    greedy: Vec<u32>,
-}
-
-fn probe_hook(probe: Arc<Mutex<Probe>>) -> StepHook {
-    Arc::new(move |logits: &Tensor, _context: &[u32]| {
-        let row = logits
-            .flatten_all()
-            .and_then(|t| t.to_vec1::<f32>())
-            .map_err(|e| format!("cannot read the step's logits: {e}"))?;
-        let mut probe = probe.lock().unwrap_or_else(PoisonError::into_inner);
-        if probe.greedy.is_empty() {
-            probe.first_logits = row.clone();
-        }
-        probe.greedy.push(argmax(&row));
-        Ok(())
-    })
+impl TurnKind {
+    /// Whether the row is a probe run after the session rather than one of
+    /// its turns.
+    pub fn is_probe(self) -> bool {
+        matches!(
+            self,
+            TurnKind::SingleToken | TurnKind::BlockBoundary | TurnKind::SplitPrefill
+        )
+    }
 }
 
 /// The largest |a - b| over two whole logit rows; NaN when either is empty
@@ -132,18 +144,8 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .unwrap_or(f32::NAN)
 }
 
-fn argmax(row: &[f32]) -> u32 {
-    let mut best = 0usize;
-    for (index, value) in row.iter().enumerate() {
-        if *value > row[best] {
-            best = index;
-        }
-    }
-    best as u32
-}
-
-fn take(probe: &Arc<Mutex<Probe>>) -> Probe {
-    std::mem::take(&mut *probe.lock().unwrap_or_else(PoisonError::into_inner))
+fn millis(log: &StepLog, started: Instant) -> Option<f64> {
+    log.ttft(started).map(|d| d.as_secs_f64() * 1000.0)
 }
 
 /// Runs the session; `prefill_log` must be collecting the engine's events
@@ -165,6 +167,8 @@ struct Engines {
     /// prompt and its output but the last token, which is sampled and
     /// never run): a prompt's new tokens are what none of them starts with.
     computed: Vec<Vec<u32>>,
+    /// The last token the cached engine sampled (never run through it).
+    last_sampled: Option<u32>,
     next_call: usize,
 }
 
@@ -177,6 +181,7 @@ impl Engines {
             cached: Self::load_cached(options, progress.clone()).await?,
             cold: LocalEngine::load(&engine_options(options, false), progress).await?,
             computed: Vec::new(),
+            last_sampled: None,
             next_call: 1,
         })
     }
@@ -200,37 +205,77 @@ impl Engines {
         request: TurnRequest,
         prefill_log: &PrefillLog,
     ) -> Result<(Message, TurnReport), EngineError> {
-        let warm_probe = Arc::new(Mutex::new(Probe::default()));
-        self.cached
-            .backend()
-            .set_step_hook(Some(probe_hook(warm_probe.clone())));
+        let recorder = StepRecorder::new(Watch::Logits);
+        self.cached.backend().set_step_hook(Some(recorder.hook()));
         prefill_log.take();
-        let (assistant, warm_text) = run_turn(&self.cached, request, &mut self.next_call).await?;
-        let prefilled = prefill_log.take().last().map(|r| r.prefill_tokens);
-        let warm = take(&warm_probe);
+        let started = Instant::now();
+        let ran = run_turn(&self.cached, request, &mut self.next_call).await;
+        self.cached.backend().set_step_hook(None);
+        let (assistant, warm_text) = ran?;
+        let log = recorder.take();
+        let warm = Side {
+            prefilled: prefill_log.take().last().map(|r| r.prefill_tokens),
+            ttft_ms: millis(&log, started),
+            log,
+            // The raw record opens with the generation prompt's thinking tag.
+            text: warm_text
+                .strip_prefix("<think>")
+                .unwrap_or(&warm_text)
+                .to_string(),
+        };
         let prompt_ids = self.cached.backend().last_prompt_ids();
+        let report = self
+            .compare(turn, kind, prompt_ids, warm, prefill_log)
+            .await?;
+        Ok((assistant, report))
+    }
 
-        let cold_probe = Arc::new(Mutex::new(Probe::default()));
-        self.cold
-            .set_step_hook(Some(probe_hook(cold_probe.clone())));
-        let stop = glm::STOP_TOKENS.iter().map(|s| s.to_string()).collect();
-        prefill_log.take();
-        let cold_text = collect_text(self.cold.complete_ids(prompt_ids.clone(), stop)).await?;
-        let cold_prefilled = prefill_log.take().last().map(|r| r.prefill_tokens);
-        let cold_run = take(&cold_probe);
+    /// Runs exactly `ids` on the cached engine (a probe turn), prefills them
+    /// cold, and compares the two.
+    async fn ids_turn(
+        &mut self,
+        turn: usize,
+        kind: TurnKind,
+        ids: Vec<u32>,
+        prefill_log: &PrefillLog,
+    ) -> Result<TurnReport, EngineError> {
+        let warm = Side::run(self.cached.backend(), ids.clone(), prefill_log).await?;
+        self.compare(turn, kind, ids, warm, prefill_log).await
+    }
 
-        let max_abs_logit_diff = max_abs_diff(&warm.first_logits, &cold_run.first_logits);
-        let mut first_divergence = warm
-            .greedy
+    /// Runs `ids` on the cached engine only, remembering what it computed
+    /// (the first piece of a split prefill).
+    async fn prefill_only(
+        &mut self,
+        ids: Vec<u32>,
+        prefill_log: &PrefillLog,
+    ) -> Result<(), EngineError> {
+        let side = Side::run(self.cached.backend(), ids.clone(), prefill_log).await?;
+        self.remember(ids, &side.log.greedy);
+        Ok(())
+    }
+
+    /// Prefills `prompt_ids` on the cold engine and compares it with the
+    /// cached engine's run of them.
+    async fn compare(
+        &mut self,
+        turn: usize,
+        kind: TurnKind,
+        prompt_ids: Vec<u32>,
+        warm: Side,
+        prefill_log: &PrefillLog,
+    ) -> Result<TurnReport, EngineError> {
+        let cold = Side::run(&self.cold, prompt_ids.clone(), prefill_log).await?;
+        let max_abs_logit_diff = max_abs_diff(&warm.log.first_row, &cold.log.first_row);
+        let (warm_greedy, cold_greedy) = (&warm.log.greedy, &cold.log.greedy);
+        let mut first_divergence = warm_greedy
             .iter()
-            .zip(&cold_run.greedy)
+            .zip(cold_greedy)
             .position(|(a, b)| a != b);
-        // The raw record opens with the generation prompt's thinking tag.
-        let warm_generated = warm_text.strip_prefix("<think>").unwrap_or(&warm_text);
         if first_divergence.is_none()
-            && (warm.greedy.len() != cold_run.greedy.len() || warm_generated != cold_text)
+            && (warm_greedy.len() != cold_greedy.len() || warm.text != cold.text)
         {
-            first_divergence = Some(warm.greedy.len().min(cold_run.greedy.len()));
+            first_divergence = Some(warm_greedy.len().min(cold_greedy.len()));
         }
         let reused = self
             .computed
@@ -243,16 +288,53 @@ impl Engines {
             kind,
             prompt_tokens: prompt_ids.len(),
             new_tokens: prompt_ids.len() - reused,
-            prefilled,
-            cold_prefilled,
+            prefilled: warm.prefilled,
+            cold_prefilled: cold.prefilled,
             max_abs_logit_diff,
-            generated: warm.greedy.len(),
+            generated: warm_greedy.len(),
             first_divergence,
+            ttft_ms: warm.ttft_ms,
+            cold_ttft_ms: cold.ttft_ms,
         };
+        self.remember(prompt_ids, warm_greedy);
+        Ok(report)
+    }
+
+    /// Notes the KV rows a cached run computed: its prompt and every
+    /// generated token but the last sampled one. That last token is kept
+    /// for the single-token probe.
+    fn remember(&mut self, prompt_ids: Vec<u32>, greedy: &[u32]) {
         let mut computed = prompt_ids;
-        computed.extend_from_slice(&warm.greedy[..warm.greedy.len().saturating_sub(1)]);
+        computed.extend_from_slice(&greedy[..greedy.len().saturating_sub(1)]);
         self.computed.push(computed);
-        Ok((assistant, report))
+        self.last_sampled = greedy.last().copied();
+    }
+}
+
+/// One engine's run of a prompt.
+struct Side {
+    log: StepLog,
+    text: String,
+    prefilled: Option<u64>,
+    ttft_ms: Option<f64>,
+}
+
+impl Side {
+    /// Runs exactly `ids` on `engine` with GLM's stop tokens.
+    async fn run(
+        engine: &LocalEngine,
+        ids: Vec<u32>,
+        prefill_log: &PrefillLog,
+    ) -> Result<Side, EngineError> {
+        let stop = glm::STOP_TOKENS.iter().map(|s| s.to_string()).collect();
+        prefill_log.take();
+        let (log, text, started) = steps::run_ids(engine, ids, Watch::Logits, None, stop).await?;
+        Ok(Side {
+            prefilled: prefill_log.take().last().map(|r| r.prefill_tokens),
+            ttft_ms: millis(&log, started),
+            log,
+            text,
+        })
     }
 }
 
@@ -272,6 +354,7 @@ fn engine_options(options: &CacheCheckOptions, prefix_cache: bool) -> LocalOptio
             max_tokens: Some(options.max_tokens),
         },
         prefix_cache,
+        paged_attn: options.paged_attn,
     }
 }
 
@@ -314,152 +397,4 @@ async fn run_turn(
         raw: Some(raw),
     };
     Ok((message, text))
-}
-
-async fn collect_text(mut stream: RawStream) -> Result<String, EngineError> {
-    let mut text = String::new();
-    while let Some(chunk) = stream.next().await {
-        if let RawChunk::Text(piece) = chunk? {
-            text.push_str(&piece);
-        }
-    }
-    Ok(text)
-}
-
-/// The reports as a Markdown table.
-pub fn table(reports: &[TurnReport]) -> String {
-    let mut out = String::from(
-        "| turn | prompt tokens | new tokens | prefilled | prefilled ÷ new | cold prefilled | max abs Δlogit | greedy agrees |\n|---:|---:|---:|---:|---:|---:|---:|---|\n",
-    );
-    for r in reports {
-        let (prefilled, ratio) = match r.prefilled {
-            Some(p) => (
-                p.to_string(),
-                format!("{:.2}", p as f64 / r.new_tokens.max(1) as f64),
-            ),
-            None => ("n/a".into(), "n/a".into()),
-        };
-        let agrees = match r.first_divergence {
-            None => format!("yes ({} tokens)", r.generated),
-            Some(step) => format!("no (from token {})", step + 1),
-        };
-        let cold = r
-            .cold_prefilled
-            .map_or_else(|| "n/a".to_string(), |p| p.to_string());
-        let turn = match r.kind {
-            TurnKind::Turn => r.turn.to_string(),
-            TurnKind::Summary => format!("{} (compaction's summary turn)", r.turn),
-            TurnKind::Compacted => format!("{} (after the compaction)", r.turn),
-            TurnKind::Resumed => format!("{} (after the resume)", r.turn),
-        };
-        out.push_str(&format!(
-            "| {turn} | {} | {} | {prefilled} | {ratio} | {cold} | {:.1e} | {agrees} |\n",
-            r.prompt_tokens, r.new_tokens, r.max_abs_logit_diff
-        ));
-    }
-    out
-}
-
-/// What the session as a whole shows: prefilled ÷ new, and what the
-/// compaction and the resume cost.
-pub fn summary(report: &SessionReport) -> String {
-    let mut out = String::new();
-    let turns = report.turns.len();
-    match (report.prefilled(), report.ratio()) {
-        (Some(prefilled), Some(ratio)) => out.push_str(&format!(
-            "prefilled ÷ new over {turns} model calls: {prefilled} ÷ {} = {ratio:.3}\n",
-            report.new_tokens()
-        )),
-        _ => out.push_str("prefilled: n/a (the engine reports no prefix-cache lookups)\n"),
-    }
-    let first = |kind| report.turns.iter().find(|r| r.kind == kind);
-    if let (Some(summary), Some(after)) = (first(TurnKind::Summary), first(TurnKind::Compacted)) {
-        out.push_str(&format!(
-            "compaction before turn {}: its summary turn prefilled {} tokens (a {}-token prompt); the first compacted prompt ({} tokens) prefilled {}\n",
-            after.turn,
-            summary.prefilled.unwrap_or(0),
-            summary.prompt_tokens,
-            after.prompt_tokens,
-            after.prefilled.unwrap_or(0),
-        ));
-    }
-    if let (Some(resumed), Some(exact)) = (first(TurnKind::Resumed), report.resume_exact) {
-        out.push_str(&format!(
-            "resume before turn {}: the session log re-rendered the prompt byte for byte: {}; the fresh engine prefilled {} tokens (the whole {}-token prompt, once)\n",
-            resumed.turn,
-            if exact { "yes" } else { "NO" },
-            resumed.prefilled.unwrap_or(0),
-            resumed.prompt_tokens,
-        ));
-    }
-    let agree = report.turns.iter().filter(|r| agrees(r)).count();
-    out.push_str(&format!(
-        "turns equal to a cold prefill (same greedy tokens, logits within 0.1): {agree} of {turns}\n"
-    ));
-    out
-}
-
-/// Whether a turn served from the cache equals the cold prefill.
-fn agrees(r: &TurnReport) -> bool {
-    r.greedy_agrees()
-        && r.max_abs_logit_diff <= 0.1
-        && r.cold_prefilled == Some(r.prompt_tokens as u64)
-}
-
-/// The most prefilled ÷ new a session may show: a cache that reuses all
-/// it can scores 1.00.
-pub const MAX_RATIO: f64 = 1.10;
-
-/// `glint dev cache-check`: runs the check and prints its reports. Exit
-/// status 0 when every turn agrees (logits within 0.1, same greedy tokens,
-/// the cold engine prefilled the whole prompt), and with `--compact-at` or
-/// `--resume-at` also prefilled ÷ new is at most [`MAX_RATIO`] and the
-/// resume re-rendered exactly; 1 otherwise.
-pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8> {
-    use tracing_subscriber::layer::SubscriberExt;
-
-    let log = PrefillLog::new();
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(log.layer()))
-        .map_err(|e| anyhow::anyhow!("cannot collect the engine's prefill events: {e}"))?;
-    let options = CacheCheckOptions {
-        model: args.model.clone(),
-        device: args.device,
-        isq: args.isq,
-        turns: usize::try_from(args.turns)?,
-        max_tokens: usize::try_from(args.max_tokens)?,
-        max_context: args.max_context.map(usize::try_from).transpose()?,
-        tools: !args.no_tools,
-    };
-    let long = LongSession {
-        compact_at: args.compact_at.map(usize::try_from).transpose()?,
-        resume_at: args.resume_at.map(usize::try_from).transpose()?,
-    };
-    for (flag, at) in [
-        ("--compact-at", long.compact_at),
-        ("--resume-at", long.resume_at),
-    ] {
-        if at.is_some_and(|turn| turn < 2 || turn > options.turns) {
-            anyhow::bail!(
-                "{flag} must name a turn from 2 to --turns ({})",
-                options.turns
-            );
-        }
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    let progress: LoadProgress = Arc::new(|event| eprintln!("glint: {}", event.message));
-    let report = runtime.block_on(session::run(&options, &long, &log, progress))?;
-    if args.json {
-        for turn in &report.turns {
-            println!("{}", serde_json::to_string(turn)?);
-        }
-    } else {
-        print!("{}", table(&report.turns));
-    }
-    let long_ok = long == LongSession::default()
-        || (report.ratio().is_some_and(|r| r <= MAX_RATIO) && report.resume_exact != Some(false));
-    if long != LongSession::default() {
-        eprint!("{}", summary(&report));
-    }
-    let agree = report.turns.iter().all(agrees);
-    Ok(if agree && long_ok { 0 } else { 1 })
 }

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::{CacheCheckOptions, Engines, TurnKind, TurnReport};
+use super::{CacheCheckOptions, Engines, TurnKind, TurnReport, probes};
 use crate::agent::compact::{self, DEFAULT_KEEP_TURNS, Split};
 use crate::conversation::{Message, ToolSpec};
 use crate::engine::local::LoadProgress;
@@ -41,15 +41,20 @@ pub struct SessionReport {
 }
 
 impl SessionReport {
+    /// The session's own turns, without the probes that follow them.
+    fn session_turns(&self) -> impl Iterator<Item = &TurnReport> {
+        self.turns.iter().filter(|r| !r.kind.is_probe())
+    }
+
     /// Tokens the cached engine prefilled over the session; `None` when the
     /// engine did not report a turn's.
     pub fn prefilled(&self) -> Option<u64> {
-        self.turns.iter().map(|r| r.prefilled).sum()
+        self.session_turns().map(|r| r.prefilled).sum()
     }
 
     /// Tokens of the session's prompts that the engine had not computed.
     pub fn new_tokens(&self) -> u64 {
-        self.turns.iter().map(|r| r.new_tokens as u64).sum()
+        self.session_turns().map(|r| r.new_tokens as u64).sum()
     }
 
     /// Prefilled ÷ new over the whole session: 1.00 when the prefix cache
@@ -151,6 +156,10 @@ pub async fn run(
             ))
         };
         push(&log, &mut messages, next, false)?;
+    }
+    if options.probes {
+        let first = options.turns + 1;
+        reports.extend(probes::run(&mut engines, first, prefill_log).await?);
     }
     Ok(SessionReport {
         turns: reports,

@@ -17,14 +17,16 @@ mod request;
 mod retry;
 mod stream;
 mod turn;
+mod window;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::{EngineError, Model, ModelStream, TurnRequest};
 
 pub use stream::INVALID_ARGUMENTS_KEY;
+pub use window::listed_window;
 
 /// OpenRouter's API root.
 pub const OPENROUTER_BASE_URL: &str = "https://openrouter.ai/api/v1";
@@ -101,6 +103,9 @@ pub struct HttpConfig {
     pub max_retries: u32,
     /// The wait before the first retry; it doubles with each one.
     pub retry_base_delay: Duration,
+    /// The model's context window (`--max-context`); `None`: read from the
+    /// server's model listing (see [`HttpModel::look_up_context_window`]).
+    pub context_window: Option<u64>,
 }
 
 impl fmt::Debug for HttpConfig {
@@ -118,6 +123,7 @@ impl fmt::Debug for HttpConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_retries", &self.max_retries)
             .field("retry_base_delay", &self.retry_base_delay)
+            .field("context_window", &self.context_window)
             .finish()
     }
 }
@@ -140,6 +146,7 @@ impl HttpConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_base_delay: DEFAULT_RETRY_BASE_DELAY,
+            context_window: None,
         };
         config.chat_template_kwargs = provider == Provider::OpenAi && !config.is_openai_api();
         config
@@ -236,12 +243,16 @@ impl HttpConfig {
 #[derive(Clone)]
 pub struct HttpModel {
     inner: Arc<turn::Shared>,
+    /// The server's model listing, once read: the window, or why it is
+    /// unknown.
+    listed_window: Arc<OnceLock<Result<u64, String>>>,
 }
 
 impl fmt::Debug for HttpModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpModel")
             .field("config", &self.inner.config)
+            .field("listed_window", &self.listed_window.get())
             .finish_non_exhaustive()
     }
 }
@@ -260,11 +271,26 @@ impl HttpModel {
             })?;
         Ok(HttpModel {
             inner: Arc::new(turn::Shared { config, client }),
+            listed_window: Arc::new(OnceLock::new()),
         })
     }
 
     pub fn config(&self) -> &HttpConfig {
         &self.inner.config
+    }
+
+    /// Reads the model's context window from the server's model listing
+    /// (`GET {base_url}/models`), unless the configuration gives it; done
+    /// once, when the model is opened. A listing that cannot be read or
+    /// gives no length leaves the window unknown, and
+    /// [`Model::context_window_notice`] says why.
+    pub async fn look_up_context_window(&self) {
+        if self.inner.config.context_window.is_some() || self.listed_window.get().is_some() {
+            return;
+        }
+        let found = window::look_up(&self.inner).await;
+        // A concurrent lookup may have set it first; both read the same.
+        let _ = self.listed_window.set(found);
     }
 }
 
@@ -276,5 +302,26 @@ impl Model for HttpModel {
 
     fn stream_turn(&self, request: TurnRequest) -> ModelStream {
         turn::stream(self.inner.clone(), &request)
+    }
+
+    fn context_window(&self) -> Option<u64> {
+        self.inner
+            .config
+            .context_window
+            .or_else(|| self.listed_window.get()?.as_ref().ok().copied())
+    }
+
+    fn context_window_notice(&self) -> Option<String> {
+        if self.context_window().is_some() {
+            return None;
+        }
+        let why = match self.listed_window.get() {
+            Some(Err(why)) => why.clone(),
+            _ => "the server's model listing was not read".to_string(),
+        };
+        Some(format!(
+            "automatic compaction is off: the context window of {} is unknown ({why}); pass --max-context TOKENS (the server's context length) to turn it on",
+            self.describe()
+        ))
     }
 }

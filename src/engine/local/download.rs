@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::memory::Weights;
+
 /// How often the cache is measured while a download runs.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -32,22 +34,86 @@ fn endpoint() -> String {
         .to_string()
 }
 
-/// The model's total size from the Hub's file listing, or `None` when the
-/// Hub cannot be asked (offline, private without a token, a slow answer).
-pub async fn total_size(model_id: &str) -> Option<u64> {
-    let url = format!(
-        "{}/api/models/{model_id}/tree/main?recursive=true",
-        endpoint()
-    );
-    let client = reqwest::Client::builder()
+/// What the Hub says about a model before any of it is downloaded: enough
+/// to refuse a load that cannot fit before fetching gigabytes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HubFacts {
+    /// Bytes of the files a load fetches, for download progress.
+    pub total: Option<u64>,
+    /// The safetensors weights: bytes from the file listing, parameters
+    /// from the model's metadata (else counted as bf16).
+    pub weights: Option<Weights>,
+    /// The model's `config.json`.
+    pub config: Option<Value>,
+}
+
+/// Asks the Hub for the file listing, the model's metadata and its
+/// `config.json`, together; what cannot be had (offline, private without a
+/// token, a slow answer) is `None`.
+pub async fn hub_facts(model_id: &str) -> HubFacts {
+    let Ok(client) = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .ok()?;
+    else {
+        return HubFacts::default();
+    };
+    let base = endpoint();
+    let (listing, info, config) = tokio::join!(
+        get_json(
+            &client,
+            format!("{base}/api/models/{model_id}/tree/main?recursive=true")
+        ),
+        get_json(&client, format!("{base}/api/models/{model_id}")),
+        get_json(
+            &client,
+            format!("{base}/{model_id}/resolve/main/config.json")
+        ),
+    );
+    let files: Vec<(&str, u64)> = listing
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|entry| entry.get("type").and_then(Value::as_str) == Some("file"))
+                .filter_map(|entry| {
+                    let path = entry.get("path").and_then(Value::as_str)?;
+                    let size = entry.get("size").and_then(Value::as_u64)?;
+                    Some((path, size))
+                })
+                .filter(|(path, _)| is_model_file(path))
+                .collect()
+        })
+        .unwrap_or_default();
+    let total = listing
+        .is_some()
+        .then(|| files.iter().map(|(_, size)| size).sum());
+    let weight_bytes: u64 = files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".safetensors"))
+        .map(|(_, size)| size)
+        .sum();
+    let params = info
+        .as_ref()
+        .and_then(|i| i.pointer("/safetensors/total"))
+        .and_then(Value::as_u64);
+    let weights = (weight_bytes > 0).then(|| Weights {
+        file_bytes: weight_bytes,
+        params: Some(params.unwrap_or(weight_bytes / 2)),
+    });
+    HubFacts {
+        total,
+        weights,
+        config,
+    }
+}
+
+async fn get_json(client: &reqwest::Client, url: String) -> Option<Value> {
     let mut request = client.get(url);
     if let Ok(token) = std::env::var("HF_TOKEN") {
         request = request.bearer_auth(token);
     }
-    let listing: Value = request
+    request
         .send()
         .await
         .ok()?
@@ -55,20 +121,7 @@ pub async fn total_size(model_id: &str) -> Option<u64> {
         .ok()?
         .json()
         .await
-        .ok()?;
-    let total = listing
-        .as_array()?
-        .iter()
-        .filter(|entry| entry.get("type").and_then(Value::as_str) == Some("file"))
-        .filter(|entry| {
-            entry
-                .get("path")
-                .and_then(Value::as_str)
-                .is_some_and(is_model_file)
-        })
-        .filter_map(|entry| entry.get("size").and_then(Value::as_u64))
-        .sum();
-    Some(total)
+        .ok()
 }
 
 /// The files a model load fetches: weights, configs and tokenizer files.

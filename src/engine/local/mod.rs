@@ -65,6 +65,17 @@ pub struct LocalEngine {
 impl LocalEngine {
     /// Loads the model `options` name, reporting each stage to `progress`.
     pub async fn load(options: &LocalOptions, progress: LoadProgress) -> Result<Self, EngineError> {
+        Self::load_within(options, None, progress).await
+    }
+
+    /// Loads the model `options` name using at most `memory_limit` bytes of
+    /// the device's memory (`--memory-limit`; `None`: what is available).
+    /// A model that cannot fit is refused before it is downloaded or loaded.
+    pub async fn load_within(
+        options: &LocalOptions,
+        memory_limit: Option<u64>,
+        progress: LoadProgress,
+    ) -> Result<Self, EngineError> {
         let started = Instant::now();
         let report = |stage: &'static str, message: String, bytes_total: Option<u64>| {
             progress(LoadEvent {
@@ -83,30 +94,73 @@ impl LocalEngine {
             check_gguf(path).map_err(EngineError::Backend)?;
         }
         let device = options.device.resolve().map_err(EngineError::Backend)?;
+        // A combination that cannot run is refused in one line before any
+        // download (later, inside the load, it would read as a load error).
+        crate::engine::paged_attn::decide(
+            options.paged_attn,
+            crate::engine::paged_attn::DeviceKind::of(&device),
+            crate::engine::paged_attn::no_mla_from_env(),
+        )
+        .map_err(|e| EngineError::Backend(e.to_string()))?;
         let on_cpu = device.is_cpu();
-        let config = source.config().map_err(backend)?;
+        // A Hub model not downloaded yet: what the Hub says about it.
+        let hub = match &source {
+            ModelSource::Hub(id) if source.local_dir().is_none() && !source::hub_offline() => {
+                Some(download::hub_facts(id).await)
+            }
+            _ => None,
+        };
+        let config = match source.config().map_err(backend)? {
+            Some(config) => Some(config),
+            None => hub.as_ref().and_then(|h| h.config.clone()),
+        };
         if let (Some(dir), Some(config)) = (source.local_dir(), &config) {
             check_glm4_moe_lite(&dir, config, on_cpu).map_err(backend)?;
-            // Refuse a too-large context before a long load, not after.
-            let window = config
-                .get("max_position_embeddings")
-                .and_then(serde_json::Value::as_u64);
-            check_context(options.max_context, window.map(|w| w as usize))?;
         }
-        let fit = GpuFit::measure(&source, config.as_ref(), options, &device);
+        // Refuse a too-large context before a long download or load.
+        let window = config
+            .as_ref()
+            .and_then(|c| c.get("max_position_embeddings"))
+            .and_then(serde_json::Value::as_u64);
+        check_context(options.max_context, window.map(|w| w as usize))?;
+        let weights = source
+            .local_weights()
+            .or_else(|| hub.as_ref().and_then(|h| h.weights));
+        let memory = weights.map(|weights| MemoryCheck {
+            query: memory::FitQuery {
+                weights,
+                kv_values_per_token: config.as_ref().and_then(memory::kv_values_per_token),
+                window,
+                context: options.max_context.map(|n| n as u64),
+                isq: options.isq,
+            },
+            budget: memory_budget(&device, options.device, memory_limit),
+        });
         let mut options = options.clone();
-        if options.isq == IsqChoice::Auto
-            && let Some(fit) = &fit
-        {
-            options.isq = fit.choose().map_err(EngineError::Backend)?;
+        if let Some(memory) = &memory {
+            let fit = memory::plan(&memory.query, &memory.budget).map_err(|refusal| {
+                EngineError::Backend(format!("cannot load {}: {refusal}", options.model))
+            })?;
+            options.isq = fit.isq;
+            options.max_context = fit.context.map(|n| n as usize);
         }
-        if options.max_context.is_none() {
-            options.max_context = fit.as_ref().and_then(|f| f.fitting_context(options.isq));
+        if device.is_cuda() && options.max_context.is_none() {
+            // What mistralrs's PagedAttention cache holds by default: glint
+            // must not let a request outgrow the cache, which mistralrs
+            // would drop unanswered or preempt and re-prefill without end.
+            options.max_context =
+                Some(PAGED_DEFAULT_CONTEXT.min(window.unwrap_or(u64::MAX)) as usize);
         }
         let options = &options;
         let stop_watching = CancellationToken::new();
-        if let ModelSource::Hub(id) = &source {
-            start_download_watch(id, started, progress.clone(), stop_watching.clone()).await;
+        if let (ModelSource::Hub(id), Some(hub)) = (&source, &hub) {
+            start_download_watch(
+                id,
+                hub.total,
+                started,
+                progress.clone(),
+                stop_watching.clone(),
+            );
         }
         report(
             "loading",
@@ -122,9 +176,9 @@ impl LocalEngine {
         stop_watching.cancel();
         let model = built.map_err(|e| {
             let detail = e.to_string();
-            match &fit {
-                Some(fit) if memory::is_out_of_memory(&detail) => {
-                    EngineError::Backend(fit.advice(options.isq))
+            match &memory {
+                Some(memory) if memory::is_out_of_memory(&detail) => {
+                    EngineError::Backend(memory.advice(options))
                 }
                 _ => EngineError::Backend(load_error(&options.model, &source, &detail)),
             }
@@ -179,9 +233,11 @@ async fn tokenize(model: &Arc<mistralrs::Model>, text: String) -> Result<Vec<u32
     .map_err(|e| EngineError::Backend(format!("the tokenizer failed: {e}")))
 }
 
-/// Watches a Hub model arrive in the cache, unless it is there already.
-async fn start_download_watch(
+/// Watches a Hub model arrive in the cache; `total` is its size from the
+/// Hub's listing.
+fn start_download_watch(
     id: &str,
+    total: Option<u64>,
     started: Instant,
     progress: LoadProgress,
     stop: CancellationToken,
@@ -190,12 +246,6 @@ async fn start_download_watch(
         return;
     };
     let entry = download::cache_entry(&cache, id);
-    let cached = std::fs::read_dir(entry.join("snapshots"))
-        .is_ok_and(|mut snapshots| snapshots.next().is_some());
-    if cached {
-        return;
-    }
-    let total = download::total_size(id).await;
     let label = id.to_string();
     let report: Arc<dyn Fn(download::DownloadProgress) + Send + Sync> = Arc::new(move |p| {
         progress(LoadEvent {
@@ -209,77 +259,53 @@ async fn start_download_watch(
     tokio::spawn(download::watch(entry, total, report, stop));
 }
 
-/// What a CUDA load needs and has, for `--isq auto` and out-of-memory advice.
-struct GpuFit {
-    need: memory::MemoryNeed,
-    free: Option<u64>,
-    kv_per_token: Option<u64>,
-    /// The model's own context window.
-    window: Option<u64>,
+/// Tokens mistralrs's PagedAttention KV cache holds when not told a size.
+const PAGED_DEFAULT_CONTEXT: u64 = 4096;
+
+/// What a load needs and may use, kept for out-of-memory advice.
+struct MemoryCheck {
+    query: memory::FitQuery,
+    budget: memory::Budget,
 }
 
-impl GpuFit {
-    /// `None` off CUDA, or when the weights' size is unknown (a Hub model not
-    /// downloaded yet).
-    fn measure(
-        source: &ModelSource,
-        config: Option<&serde_json::Value>,
-        options: &LocalOptions,
-        device: &mistralrs::Device,
-    ) -> Option<Self> {
-        if !device.is_cuda() {
-            return None;
-        }
-        let weight_bytes = source.local_size()?;
-        let window = config
-            .and_then(|c| c.get("max_position_embeddings"))
-            .and_then(serde_json::Value::as_u64);
-        let context = options.max_context.map(|n| n as u64).or(window);
-        let kv_per_token = config.and_then(memory::kv_bytes_per_token);
-        let kv_bytes = match (kv_per_token, context) {
-            (Some(per_token), Some(context)) => per_token * context,
-            _ => 0,
+impl MemoryCheck {
+    /// Advice after a load that ran out of memory at `options`' level and
+    /// context.
+    fn advice(&self, options: &LocalOptions) -> String {
+        let query = memory::FitQuery {
+            context: options.max_context.map(|n| n as u64),
+            ..self.query
         };
-        let ordinal = match options.device {
+        format!(
+            "cannot load {}: {}",
+            options.model,
+            memory::out_of_memory_advice(&query, &self.budget, options.isq)
+        )
+    }
+}
+
+/// The memory a model on `device` may use: free GPU memory (CUDA), available
+/// RAM (CPU), or only the cap where neither can be measured (Metal).
+fn memory_budget(
+    device: &mistralrs::Device,
+    choice: DeviceChoice,
+    limit: Option<u64>,
+) -> memory::Budget {
+    let (kind, available) = if device.is_cpu() {
+        (memory::MemoryKind::Ram, memory::available_ram())
+    } else if device.is_cuda() {
+        let ordinal = match choice {
             DeviceChoice::Cuda(n) => n,
             _ => 0,
         };
-        Some(GpuFit {
-            need: memory::MemoryNeed {
-                weight_bytes,
-                kv_bytes,
-            },
-            free: memory::free_gpu_memory(ordinal),
-            kv_per_token,
-            window,
-        })
-    }
-
-    /// The longest context whose KV cache fits beside the weights at `isq`,
-    /// up to the model's window: the KV cache size when `--max-context` is
-    /// not given (mistralrs's own default holds only 4,064 tokens).
-    fn fitting_context(&self, isq: IsqChoice) -> Option<usize> {
-        let free = self.free?;
-        let per_token = self.kv_per_token?.max(1);
-        let weights = memory::MemoryNeed {
-            weight_bytes: self.need.weight_bytes,
-            kv_bytes: 0,
-        };
-        let room = memory::room_beside_weights(weights, free, isq)?;
-        let tokens = room / per_token;
-        Some(self.window.map_or(tokens, |w| tokens.min(w)) as usize)
-    }
-
-    /// The level `--isq auto` loads at.
-    fn choose(&self) -> Result<IsqChoice, String> {
-        let Some(free) = self.free else {
-            return Ok(IsqChoice::None);
-        };
-        memory::choose_isq(self.need, free).ok_or_else(|| self.advice(IsqChoice::Q4k))
-    }
-
-    fn advice(&self, tried: IsqChoice) -> String {
-        memory::out_of_memory_advice(self.need, self.free, tried)
+        (memory::MemoryKind::Gpu, memory::free_gpu_memory(ordinal))
+    } else {
+        (memory::MemoryKind::Gpu, None)
+    };
+    memory::Budget {
+        kind,
+        available,
+        limit,
     }
 }
 

@@ -9,6 +9,7 @@ use mistralrs::{
 };
 
 use super::source::ModelSource;
+use crate::engine::paged_attn::{self, DeviceKind, PagedAttnChoice};
 
 /// Context used when the model does not state its window.
 pub const DEFAULT_MAX_CONTEXT: usize = 32_768;
@@ -156,27 +157,42 @@ pub struct LocalOptions {
     /// Reuse the KV cache of earlier prompts that this one extends (on by
     /// default; off only to measure a cold prefill).
     pub prefix_cache: bool,
+    /// Whether the KV cache is kept in PagedAttention's blocks.
+    pub paged_attn: PagedAttnChoice,
+}
+
+/// The PagedAttention config for `options` on `device`, or `None` when it
+/// is off: a KV cache sized for the context instead of mistralrs's
+/// 4,064-token default, in blocks of [`paged_attn::BLOCK_SIZE`] tokens.
+/// A combination that cannot run is refused (see [`paged_attn::decide`]).
+pub(super) fn paged_config(
+    options: &LocalOptions,
+    device: &Device,
+) -> anyhow::Result<Option<mistralrs::PagedAttentionConfig>> {
+    let on = paged_attn::decide(
+        options.paged_attn,
+        DeviceKind::of(device),
+        paged_attn::no_mla_from_env(),
+    )?;
+    if !on {
+        return Ok(None);
+    }
+    let mut meta = PagedAttentionMetaBuilder::default().with_block_size(paged_attn::BLOCK_SIZE);
+    if let Some(context) = options.max_context {
+        meta = meta.with_gpu_memory(MemoryGpuConfig::ContextSize(context));
+    }
+    Ok(Some(meta.build()?))
 }
 
 /// Builds the mistralrs model. On CPU the activations run in f32 (fast and
-/// exact there); on CUDA, PagedAttention gets a KV cache sized for the
-/// context instead of mistralrs's 4,064-token default.
+/// exact there); PagedAttention as [`paged_config`] decides.
 pub(super) async fn build(
     source: &ModelSource,
     options: &LocalOptions,
     device: Device,
 ) -> anyhow::Result<mistralrs::Model> {
     let on_cpu = device.is_cpu();
-    let on_cuda = device.is_cuda();
-    let paged = if on_cuda {
-        let mut meta = PagedAttentionMetaBuilder::default();
-        if let Some(context) = options.max_context {
-            meta = meta.with_gpu_memory(MemoryGpuConfig::ContextSize(context));
-        }
-        Some(meta.build()?)
-    } else {
-        None
-    };
+    let paged = paged_config(options, &device)?;
     match source {
         ModelSource::Gguf(path) => {
             let dir = path

@@ -174,7 +174,7 @@ pub(super) async fn stream_completion(
     // At least two tokens of room: an answer's token and the extra one.
     if prompt_tokens + 2 > max_context {
         return Err(EngineError::Backend(format!(
-            "the prompt is {prompt_tokens} tokens but the context holds {max_context}, leaving no room for an answer; start a new session or raise --max-context"
+            "the prompt is {prompt_tokens} tokens but the context holds {max_context}, leaving no room for an answer; compact the conversation (/compact), start a new session, or raise --max-context"
         )));
     }
     let budget = Budget::new(settings.sampling.max_tokens, max_context - prompt_tokens);

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::memory::Weights;
+
 /// A model named by `--model`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
@@ -99,22 +101,40 @@ impl ModelSource {
     /// Bytes of weights a local model loads (safetensors shards or the
     /// GGUF file); `None` for a Hub model not downloaded yet.
     pub fn local_size(&self) -> Option<u64> {
-        match self {
-            ModelSource::Gguf(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-            ModelSource::Hub(_) | ModelSource::Directory(_) => {
-                let dir = self.local_dir()?;
-                let entries = std::fs::read_dir(dir).ok()?;
-                Some(
-                    entries
-                        .flatten()
-                        .filter(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
-                        // Hub snapshots are symlinks into the blob store.
-                        .filter_map(|e| std::fs::metadata(e.path()).ok())
-                        .map(|m| m.len())
-                        .sum(),
-                )
-            }
+        self.local_weights().map(|w| w.file_bytes)
+    }
+
+    /// The weights of a model on this machine: a GGUF's bytes, or the
+    /// safetensors shards' bytes and parameter count (from their headers,
+    /// read without the data); `None` for a Hub model not downloaded yet.
+    pub fn local_weights(&self) -> Option<Weights> {
+        if let ModelSource::Gguf(path) = self {
+            let file_bytes = std::fs::metadata(path).ok()?.len();
+            return Some(Weights {
+                file_bytes,
+                params: None,
+            });
         }
+        let entries = std::fs::read_dir(self.local_dir()?).ok()?;
+        let mut weights = Weights {
+            file_bytes: 0,
+            params: Some(0),
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.extension().is_none_or(|x| x != "safetensors") {
+                continue;
+            }
+            // Hub snapshots are symlinks into the blob store: follow them.
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                continue;
+            };
+            weights.file_bytes += metadata.len();
+            // A shard whose header cannot be read counts as bf16; loading
+            // it will say what is wrong.
+            let params = safetensors_parameters(&path).unwrap_or(metadata.len() / 2);
+            weights.params = weights.params.map(|p| p + params);
+        }
+        Some(weights)
     }
 
     /// The model's `config.json`, when its files are on this machine.
@@ -141,8 +161,7 @@ impl ModelSource {
         let ModelSource::Hub(id) = self else {
             return Ok(());
         };
-        let offline = std::env::var("HF_HUB_OFFLINE")
-            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        let offline = hub_offline();
         let Some(cache) = hub_cache_dir() else {
             return Ok(());
         };
@@ -157,6 +176,12 @@ impl ModelSource {
     }
 }
 
+/// Whether `HF_HUB_OFFLINE` forbids asking the Hub.
+pub(super) fn hub_offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
 /// The Hugging Face hub cache: `$HF_HUB_CACHE`, `$HF_HOME/hub`, or
 /// `~/.cache/huggingface/hub`.
 pub(super) fn hub_cache_dir() -> Option<PathBuf> {
@@ -167,6 +192,32 @@ pub(super) fn hub_cache_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(home).join("hub"));
     }
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/huggingface/hub"))
+}
+
+/// Parameters in a safetensors file, from its header (an 8-byte length,
+/// then JSON naming each tensor's dtype and shape).
+fn safetensors_parameters(path: &Path) -> Option<u64> {
+    use std::io::Read;
+
+    /// safetensors' own limit on the header.
+    const MAX_HEADER: u64 = 100_000_000;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length).ok()?;
+    let length = u64::from_le_bytes(length);
+    if length > MAX_HEADER {
+        return None;
+    }
+    let mut header = Vec::new();
+    file.take(length).read_to_end(&mut header).ok()?;
+    let metadata: safetensors::tensor::Metadata = serde_json::from_slice(&header).ok()?;
+    Some(
+        metadata
+            .tensors()
+            .values()
+            .map(|info| info.shape.iter().map(|&d| d as u64).product::<u64>())
+            .sum(),
+    )
 }
 
 fn has_gguf_extension(path: &Path) -> bool {
@@ -249,5 +300,46 @@ mod tests {
             ModelSource::parse("bad id/x"),
             Err(SourceError::NotAnId(_))
         ));
+    }
+
+    #[test]
+    fn a_directorys_weights_are_counted_from_the_safetensors_headers() {
+        use safetensors::Dtype;
+        use safetensors::tensor::TensorView;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let matrix = vec![0u8; 3 * 4 * 2];
+        let vector = vec![0u8; 5 * 4];
+        let views = [
+            (
+                "w",
+                TensorView::new(Dtype::BF16, vec![3, 4], &matrix).expect("view"),
+            ),
+            (
+                "b",
+                TensorView::new(Dtype::F32, vec![5], &vector).expect("view"),
+            ),
+        ];
+        let shard = dir.path().join("model.safetensors");
+        safetensors::serialize_to_file(views, None, &shard).expect("written");
+        std::fs::write(dir.path().join("config.json"), "{}").expect("written");
+        let weights = ModelSource::Directory(dir.path().to_path_buf())
+            .local_weights()
+            .expect("measured");
+        let file_bytes = std::fs::metadata(&shard).expect("exists").len();
+        assert_eq!(
+            weights,
+            Weights {
+                file_bytes,
+                params: Some(17)
+            }
+        );
+        // A shard that is not safetensors at all counts as bf16 bytes.
+        std::fs::write(dir.path().join("broken.safetensors"), [0xffu8; 40]).expect("written");
+        let weights = ModelSource::Directory(dir.path().to_path_buf())
+            .local_weights()
+            .expect("measured");
+        assert_eq!(weights.file_bytes, file_bytes + 40);
+        assert_eq!(weights.params, Some(17 + 20));
     }
 }

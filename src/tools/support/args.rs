@@ -25,15 +25,12 @@ pub fn parse_arguments<T: DeserializeOwned>(
             expected_arguments(spec)
         ))
     };
-    let parameters = spec.function().get("parameters");
-    let properties = parameters
+    let properties = spec
+        .function()
+        .get("parameters")
         .and_then(|p| p.get("properties"))
         .and_then(Value::as_object);
-    let required: Vec<&str> = parameters
-        .and_then(|p| p.get("required"))
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let required = spec.required_arguments();
 
     if let Some(properties) = properties {
         if let Some(unknown) = arguments.keys().find(|k| !properties.contains_key(*k)) {
@@ -49,13 +46,13 @@ pub fn parse_arguments<T: DeserializeOwned>(
             if value.is_null() {
                 continue;
             }
-            let Some(ty) = properties.get(key).and_then(|p| p.get("type")) else {
+            let Some(types) = properties.get(key).and_then(allowed_types) else {
                 continue;
             };
-            if !value_matches_type(value, ty) {
+            if !types.iter().any(|ty| has_type(value, ty)) {
                 return Err(invalid(format!(
                     "`{key}` must be {}, got {}",
-                    type_phrase(ty),
+                    type_phrase(&types),
                     describe_value(value)
                 )));
             }
@@ -74,13 +71,10 @@ pub fn parse_arguments<T: DeserializeOwned>(
 /// `path (string, required), offset (integer), limit (integer)`, from the
 /// spec's schema in declaration order.
 pub fn expected_arguments(spec: &ToolSpec) -> String {
-    let parameters = spec.function().get("parameters");
-    let required: Vec<&str> = parameters
-        .and_then(|p| p.get("required"))
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let Some(properties) = parameters
+    let required = spec.required_arguments();
+    let Some(properties) = spec
+        .function()
+        .get("parameters")
         .and_then(|p| p.get("properties"))
         .and_then(Value::as_object)
     else {
@@ -92,15 +86,7 @@ pub fn expected_arguments(spec: &ToolSpec) -> String {
     properties
         .iter()
         .map(|(key, schema)| {
-            let ty = match schema.get("type") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(types)) => types
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                _ => "any".into(),
-            };
+            let ty = allowed_types(schema).map_or_else(|| "any".into(), |types| types.join(" or "));
             if required.contains(&key.as_str()) {
                 format!("{key} ({ty}, required)")
             } else {
@@ -111,18 +97,62 @@ pub fn expected_arguments(spec: &ToolSpec) -> String {
         .join(", ")
 }
 
-fn value_matches_type(value: &Value, ty: &Value) -> bool {
-    match ty {
-        Value::String(t) => value_matches_type_name(value, t),
-        Value::Array(types) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|t| value_matches_type_name(value, t)),
-        _ => true,
+impl ToolSpec {
+    /// The names the schema's `required` list holds.
+    pub fn required_arguments(&self) -> Vec<&str> {
+        self.function()
+            .get("parameters")
+            .and_then(|p| p.get("required"))
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether argument `key`'s schema allows a value of `value`'s JSON
+    /// type (by [`allowed_types`]); an undeclared argument, or one whose
+    /// schema names no types, allows any. The check the built-in tools'
+    /// arguments get, for the MCP adapter that types text by the schema.
+    pub fn allows(&self, key: &str, value: &Value) -> bool {
+        let schema = self
+            .function()
+            .get("parameters")
+            .and_then(|p| p.get("properties"))
+            .and_then(|p| p.get(key));
+        match schema.and_then(allowed_types) {
+            Some(types) => types.iter().any(|ty| has_type(value, ty)),
+            None => true,
+        }
     }
 }
 
-fn value_matches_type_name(value: &Value, ty: &str) -> bool {
+/// The JSON types one argument's schema allows: its `type` (a name or a
+/// list of names), or, for `anyOf`/`oneOf`, those of every alternative;
+/// `None` when any type may do (no `type`, or an alternative without one).
+fn allowed_types(schema: &Value) -> Option<Vec<&str>> {
+    if let Some(ty) = schema.get("type") {
+        return type_names(ty);
+    }
+    let alternatives = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)?;
+    let mut types = Vec::new();
+    for alternative in alternatives {
+        types.extend(type_names(alternative.get("type")?)?);
+    }
+    Some(types)
+}
+
+/// `"string"` or `["string", "null"]` as names; `None` for anything else.
+fn type_names(ty: &Value) -> Option<Vec<&str>> {
+    match ty {
+        Value::String(t) => Some(vec![t.as_str()]),
+        Value::Array(types) => Some(types.iter().filter_map(Value::as_str).collect()),
+        _ => None,
+    }
+}
+
+fn has_type(value: &Value, ty: &str) -> bool {
     match ty {
         "string" => value.is_string(),
         "integer" => value.is_i64() || value.is_u64(),
@@ -136,22 +166,21 @@ fn value_matches_type_name(value: &Value, ty: &str) -> bool {
     }
 }
 
-fn type_phrase(ty: &Value) -> String {
+/// `an integer`, `a string or null`.
+fn type_phrase(types: &[&str]) -> String {
     let article = |t: &str| match t {
         "integer" | "array" | "object" => format!("an {t}"),
         "null" => "null".to_string(),
         _ => format!("a {t}"),
     };
-    match ty {
-        Value::String(t) => article(t),
-        Value::Array(types) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .map(article)
-            .collect::<Vec<_>>()
-            .join(" or "),
-        _ => "a valid value".into(),
+    if types.is_empty() {
+        return "a valid value".into();
     }
+    types
+        .iter()
+        .map(|t| article(t))
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// `string "x"`, `number 1.5`, ... with long values shortened.

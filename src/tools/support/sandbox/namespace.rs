@@ -57,10 +57,26 @@ pub struct Prepared {
     network: bool,
 }
 
-/// A step of [`apply`], named in a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    UserNamespace = 1,
+/// Declares [`Step`] and its list from one list of names, so that decoding
+/// a step's code can never miss a step.
+macro_rules! steps {
+    ($first:ident, $($rest:ident),+ $(,)?) => {
+        /// A step of [`apply`], named in a failure.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Step {
+            // Codes start at 1: the probe reports 0 for success.
+            $first = 1,
+            $($rest),+
+        }
+
+        impl Step {
+            const ALL: &[Step] = &[Step::$first, $(Step::$rest),+];
+        }
+    };
+}
+
+steps!(
+    UserNamespace,
     IdMaps,
     MountNamespace,
     NetworkNamespace,
@@ -70,25 +86,11 @@ pub enum Step {
     Writable,
     Chdir,
     Privileges,
-}
+);
 
 impl Step {
     fn from_code(code: i32) -> Option<Step> {
-        use Step::*;
-        [
-            UserNamespace,
-            IdMaps,
-            MountNamespace,
-            NetworkNamespace,
-            Private,
-            ReadOnly,
-            Bind,
-            Writable,
-            Chdir,
-            Privileges,
-        ]
-        .into_iter()
-        .find(|s| *s as i32 == code)
+        Step::ALL.iter().copied().find(|s| *s as i32 == code)
     }
 
     /// The kernel mechanism this step needs, as the refusal names it.
@@ -479,4 +481,19 @@ fn probe() -> Support {
         errno => Err(describe(errno)),
     };
     Support { base, network }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_has_its_own_nonzero_code() {
+        for (index, &step) in Step::ALL.iter().enumerate() {
+            assert_eq!(step as i32, index as i32 + 1, "{step:?}");
+            assert_eq!(Step::from_code(step as i32), Some(step));
+        }
+        // 0 is the probe's success.
+        assert_eq!(Step::from_code(0), None);
+    }
 }

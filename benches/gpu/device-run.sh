@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# The one prepared script for a lent GPU machine (issue 17): GLM-4.7-Flash's real shape on CUDA, measured.
+#
+# On the device (no network; PyTorch, transformers, nvcc there), after benches/gpu/build-cuda.sh ran here:
+#   run(command="bash benches/gpu/device-run.sh", carry=[".gpu-carry"], timeout_s=540)
+#   then, at once while the machine is warm (checkpoints in /dev/shm survive):
+#   run(command="bash benches/gpu/device-run.sh --from STAGE", carry=[".gpu-carry"], timeout_s=540)
+# where STAGE is the one the first call's output names as next. Every result is appended to $OUT/results.jsonl
+# as it is known (python3 benches/gpu/summarize.py results.jsonl... turns them into BENCHMARKS.md rows);
+# $OUT/run.log is this script's log, $OUT/details.tar.gz every command's own log and the profiler tables.
+#
+# Stages, in priority order (issue 17's items 1-4; the long-context prefills last, as they alone can take
+# a whole call):
+#   cache        1. cached == cold: glint dev cache-check, real dims, 2 layers, 30 turns, PagedAttention on/off
+#   agree-small  2. agreement with transformers (bf16 and fp32), teacher-forced, 1 and 2 layers, paged on/off
+#   agree-47     2. the same with 47 layers (fp32 only where it fits: 112 GiB of weights)
+#   speed        3. copy bandwidth (torch); load, prefill 1k/8k/32k, decode after 1k/8k/32k, turn 30 of 30
+#                   cached vs cold; the KV cache sized by glint's default --max-context
+#   profile      4. nsys of 64 decode steps after 1k and 16k (kernel time by name in the decode window) and
+#                   ncu of the FlashInfer MLA decode kernel after 16k (its grid: split-KV or not)
+#   speed-64k    3. prefill 64k
+#   speed-128k   3. prefill 128k and decode after it
+#
+# Options:
+#   --from STAGE        start at STAGE (the ones before it are left out)
+#   --only S1,S2        run just these stages
+#   --budget SECONDS    stop starting stages once this much wall time is spent (default 420; cap each command
+#                       by what is left, so the call ends inside the device tool's limit)
+#   --cpu-smoke         check this script on a machine without a GPU: glint's tiny checkpoint on the CPU,
+#                       small sizes, PagedAttention off, no transformers or profiler (each reported as not run);
+#                       needs GLINT_BIN (a CPU build of glint)
+#   --list              print the stages and exit
+# Environment: GLINT_BIN (a glint binary; default: unpack .gpu-carry/glint-cuda.xz), OUT (default ./device-out),
+#   GLINT_CKPT_ROOT (default /dev/shm/glint-ckpt), GLINT_WORK (default /tmp/glint-device-run), PYTHON (python3).
+# Exit status: 0 when every step that ran succeeded, 1 when one failed or ran out of time (the rows say which).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+here=benches/gpu
+STAGES=(cache agree-small agree-47 speed profile speed-64k speed-128k)
+
+from="" only="" budget="" smoke=0
+while (($#)); do
+    case $1 in
+        --from) from=${2:?--from needs a stage}; shift 2 ;;
+        --only) only=${2:?--only needs stages}; shift 2 ;;
+        --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
+        --cpu-smoke) smoke=1; shift ;;
+        --list) printf '%s\n' "${STAGES[@]}"; exit 0 ;;
+        *) echo "device-run.sh: unknown option $1 (see the comments at the top of $0)" >&2; exit 2 ;;
+    esac
+done
+for s in ${from} ${only//,/ }; do
+    [[ " ${STAGES[*]} " == *" $s "* ]] || { echo "device-run.sh: no stage '$s' (stages: ${STAGES[*]})" >&2; exit 2; }
+done
+
+export GLINT_RUN_START=$(date +%s.%N)
+start_s=${GLINT_RUN_START%.*}
+PY=${PYTHON:-python3}
+WORK=${GLINT_WORK:-/tmp/glint-device-run}
+OUT=${OUT:-$PWD/device-out}
+CKPT_ROOT=${GLINT_CKPT_ROOT:-/dev/shm/glint-ckpt}
+mkdir -p "$WORK/logs" "$WORK/logits" "$OUT" "$CKPT_ROOT" || exit 2
+RESULTS=$OUT/results.jsonl
+RUNLOG=$OUT/run.log
+failures=0
+budget_cut=0  # set when a step was cut short or left out for the budget: the stage is to be resumed
+
+if ((smoke)); then
+    budget=${budget:-900} DEV=cpu PAGED=(off) SPEED_PAGED=off TURNS=3 POSITIONS=12 BIG=3 NOTE=" (cpu smoke)"
+    CACHE_EXTRA=(--no-tools)  # a short prompt: the smoke checks the script, not the model
+    SPEED_ARGS=(--prefill 64,128 --decode-after 64 --decode-tokens 4 --session-turns 3 --session-first 256
+        --session-new 16 --session-output 4 --max-context 8192)
+    SPEED64=(--prefill 256 --decode-after 64 --decode-tokens 2 --session-turns 0 --max-context 8192)
+    SPEED128=(--prefill 512 --decode-after 512 --decode-tokens 2 --session-turns 0 --max-context 8192)
+else
+    budget=${budget:-420} DEV=cuda:0 PAGED=(on off) SPEED_PAGED=on TURNS=30 POSITIONS=128 BIG=47 NOTE=""
+    CACHE_EXTRA=()
+    SPEED_ARGS=(--prefill 1024,8192,32768 --decode-after 1024,8192,32768 --decode-tokens 64 --session-turns 30)
+    # Each measurement prefills its own prompt, and prefill slows with the context (0.8.1 on an H100: 2,404
+    # tokens/s at 1k, 1,106 at 16k, so ~400 at 64k and ~220 at 128k): a 64k prefill takes ~3 minutes and a
+    # 128k one ~10, more than one device command may run. speed-64k times the 64k prefill alone (its decode
+    # measurement is a cheap 1k one, as glint dev speed wants one); speed-128k is for after the prefill is
+    # faster (the speed issue), in a call of its own: --only speed-128k --budget 595, timeout_s 600.
+    SPEED64=(--prefill 65536 --decode-after 1024 --decode-tokens 8 --session-turns 0)
+    SPEED128=(--prefill 131072 --decode-after 131072 --decode-tokens 16 --session-turns 0)
+fi
+
+say() { echo "[$(($(date +%s) - start_s))s] $*" | tee -a "$RUNLOG" >&2; }
+left() { echo $((budget - ($(date +%s) - start_s))); }
+row() { "$PY" "$here/results.py" row "$RESULTS" "$@"; }
+
+# Packs every command's log (and the profiler tables) into one file: the device returns at most 8 files.
+pack() { tar -czf "$OUT/details.tar.gz" -C "$WORK" logs $(cd "$WORK" && ls -d nsys-*.csv ncu-*.csv 2>/dev/null) 2>/dev/null; }
+
+# run_step STAGE STEP CAP CMD...: runs CMD under min(CAP, what the budget leaves), its JSON lines tagged into
+# results.jsonl with STAGE, STEP and the fields in the FIELDS array, everything else into its log.
+FIELDS=()
+run_step() {
+    local stage=$1 step=$2 cap=$3; shift 3
+    local remaining capped=0 shown="${*//"$GLINT"/glint}"
+    remaining=$(left)
+    ((remaining - 5 < cap)) && cap=$((remaining - 5)) capped=1
+    if ((cap < 10)); then
+        row --stage "$stage" --step "$step" kind=step status=not_run reason=budget "${FIELDS[@]}" "command=$shown"
+        say "[$stage/$step] not run: the budget is spent"
+        budget_cut=1
+        return 3
+    fi
+    local log=$WORK/logs/$stage.$step.log began=$(date +%s.%N)
+    say "[$stage/$step] (cap ${cap}s) $shown"
+    echo "\$ $shown" >"$log"
+    timeout --kill-after=15 "$cap" "$@" 2>>"$log" \
+        | "$PY" "$here/results.py" tag "$RESULTS" --stage "$stage" --step "$step" --log "$log" "${FIELDS[@]}"
+    local rc=${PIPESTATUS[0]} status=ok
+    local seconds; seconds=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $began}")
+    if ((rc == 124 || rc == 137)); then status=timeout budget_cut=$((budget_cut | capped)); elif ((rc != 0)); then status=failed; fi
+    local tail_text=""
+    # The last lines say why: an error line on stderr, or a {"kind":"error"} row.
+    [[ $status != ok ]] && tail_text=$(tail -n 3 "$log" | tr '\n' ' ' | cut -c1-400)
+    row --stage "$stage" --step "$step" kind=step "status=$status" "rc=$rc" "seconds=$seconds" "${FIELDS[@]}" \
+        "command=$shown" "stderr_tail=$tail_text"
+    say "[$stage/$step] $status (rc $rc, ${seconds}s)"
+    [[ $status == ok ]] || failures=$((failures + 1))
+    pack
+    [[ $status == ok ]]
+}
+
+# --- the binary and the device --------------------------------------------------------------------------------
+setup() {
+    if [[ -n ${GLINT_BIN:-} ]]; then
+        GLINT=$GLINT_BIN
+    else
+        GLINT=$WORK/glint
+        local want; want=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' \
+            .gpu-carry/glint-cuda.json 2>/dev/null) || { say "no .gpu-carry/glint-cuda.json: run benches/gpu/build-cuda.sh and carry .gpu-carry"; exit 2; }
+        if [[ ! -x $GLINT || $(sha256sum "$GLINT" | cut -d' ' -f1) != "$want" ]]; then
+            xz -dc .gpu-carry/glint-cuda.xz >"$GLINT" && chmod +x "$GLINT" || { say "cannot unpack .gpu-carry/glint-cuda.xz"; exit 2; }
+            [[ $(sha256sum "$GLINT" | cut -d' ' -f1) == "$want" ]] || { say "the unpacked binary's sha256 is not glint-cuda.json's"; exit 2; }
+        fi
+    fi
+    if ((!smoke)); then
+        local cu13; cu13=$("$PY" -c 'import nvidia, os; print(next((os.path.join(p, "cu13", "lib") for p in nvidia.__path__ if os.path.isdir(os.path.join(p, "cu13", "lib"))), ""))' 2>/dev/null)
+        export LD_LIBRARY_PATH=${cu13:-/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+        if ldd "$GLINT" | grep -q 'not found'; then
+            say "glint's libraries are missing: $(ldd "$GLINT" | grep 'not found' | tr '\n' ' ')"
+            exit 2
+        fi
+        local gpu; gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -n1)
+        row --stage setup --step device kind=device "gpu=$gpu" "date=$(date -u +%Y-%m-%d)" \
+            "build=$(tr -d '\n' <.gpu-carry/glint-cuda.json)" "argv=$ARGV"
+    else
+        row --stage setup --step device kind=device "gpu=none (cpu smoke: $(nproc) cores)" \
+            "date=$(date -u +%Y-%m-%d)" "argv=$ARGV"
+    fi
+    NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys \
+        /usr/local/cuda*/nsight-systems*/bin/nsys 2>/dev/null | head -n1)
+    NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -n1)
+    say "glint: $GLINT; nsys: ${NSYS:-none}; ncu: ${NCU:-none}; budget ${budget}s"
+}
+
+# ckpt LAYERS: the checkpoint's directory, made once per machine (real dims and layout on the device; glint's
+# tiny checkpoint in the smoke run). The tokenizer is glint's own (tiny-glm's: GLM's specials and tags as added
+# tokens), so the agent prompts cache-check renders tokenize as they do on the CPU.
+ckpt() {
+    local layers=$1 dir=$CKPT_ROOT/glm-$1
+    CKPT=$dir
+    [[ -f $dir/.complete ]] && return 0
+    rm -rf "$dir"
+    FIELDS=("layers=$layers")
+    if ((smoke)); then
+        run_step setup "checkpoint-$layers" 120 "$GLINT" dev tiny-glm "$dir" --layers "$layers" || return 1
+    else
+        run_step setup "checkpoint-$layers" 200 "$PY" "$here/make_glm_checkpoint.py" "$dir" "$layers" || return 1
+        { [[ -f $WORK/tokenizer-source/tokenizer.json ]] \
+            || "$GLINT" dev tiny-glm "$WORK/tokenizer-source" --layers 1 >/dev/null 2>&1; } \
+            && cp "$WORK/tokenizer-source/tokenizer.json" "$dir/tokenizer.json" \
+            || { say "cannot write glint's tokenizer: the checkpoint keeps make_glm_checkpoint.py's"; }
+    fi
+    "$PY" "$here/results.py" checkpoint "$RESULTS" "$dir" --stage setup --step "checkpoint-$layers"
+    touch "$dir/.complete"
+}
+
+# --- stages -----------------------------------------------------------------------------------------------------
+stage_cache() {
+    ckpt 2 || return
+    for paged in "${PAGED[@]}"; do
+        FIELDS=(layers=2 "paged=$paged")
+        run_step cache "cache-check-paged-$paged" 200 "$GLINT" dev cache-check "$CKPT" --device "$DEV" \
+            --turns "$TURNS" --paged-attn "$paged" --max-context 32768 "${CACHE_EXTRA[@]}" --json
+    done
+}
+
+ids_file() {
+    local file=$WORK/ids-$POSITIONS.txt
+    [[ -f $file ]] || "$PY" -c '
+import random, sys
+random.seed(17)
+n = int(sys.argv[1])
+print(" ".join(map(str, [154822, 154824] + [random.randrange(154820) for _ in range(n - 2)])))' "$POSITIONS" >"$file"
+    echo "$file"
+}
+
+# agree LAYERS CAP: glint's logits (paged on and off), transformers' (bf16, fp32), every pair compared.
+agree() {
+    local layers=$1 stage=$2 ids; ids=$(ids_file)
+    ckpt "$layers" || return
+    local files=()
+    for paged in "${PAGED[@]}"; do
+        FIELDS=("layers=$layers" "paged=$paged")
+        local prefix=$WORK/logits/glint-L$layers-paged-$paged
+        run_step "$stage" "logits-L$layers-paged-$paged" 200 "$GLINT" dev logits "$CKPT" --ids "$ids" \
+            --out "$prefix" --device "$DEV" --paged-attn "$paged" && files+=("glint-paged-$paged=$prefix")
+    done
+    FIELDS=("layers=$layers")
+    if ((smoke)); then
+        # No transformers here: a second glint run stands in for the reference, which also checks that the
+        # CPU path is deterministic (every pair must agree exactly).
+        local prefix=$WORK/logits/glint-L$layers-repeat
+        row --stage "$stage" --step "transformers-L$layers" kind=step status=not_run "reason=cpu smoke: no transformers" "layers=$layers"
+        run_step "$stage" "logits-L$layers-repeat" 200 "$GLINT" dev logits "$CKPT" --ids "$ids" --out "$prefix" \
+            --device "$DEV" --paged-attn off && files+=("glint-repeat=$prefix")
+    else
+        local hf=$WORK/logits/hf-L$layers
+        run_step "$stage" "transformers-L$layers" 300 "$PY" "$here/compare_logits.py" reference "$CKPT" "$ids" \
+            "bf16=$hf-bf16" "fp32=$hf-fp32"
+        for dtype in bf16 fp32; do [[ -f $hf-$dtype.f32 ]] && files+=("hf-$dtype=$hf-$dtype"); done
+    fi
+    if ((${#files[@]} >= 2)); then
+        run_step "$stage" "compare-L$layers" 120 "$PY" "$here/compare_logits.py" compare --layers "$layers" "${files[@]}"
+    else
+        row --stage "$stage" --step "compare-L$layers" kind=step status=not_run "reason=fewer than two logit files" "layers=$layers"
+        failures=$((failures + 1))
+    fi
+    rm -f "$WORK"/logits/*-L"$layers"-*.f32
+}
+
+stage_agree_small() { agree 1 agree-small; agree 2 agree-small; }
+stage_agree_47() { agree "$BIG" agree-47; }
+
+stage_speed() {
+    ckpt "$BIG" || return
+    FIELDS=("layers=$BIG")
+    if ((smoke)); then
+        row --stage speed --step bandwidth kind=step status=not_run "reason=cpu smoke: no GPU"
+    else
+        run_step speed bandwidth 60 "$PY" "$here/bandwidth.py"
+    fi
+    FIELDS=("layers=$BIG" "paged=$SPEED_PAGED")
+    run_step speed speed "$SPEED_TIMEOUT" "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" \
+        "${SPEED_ARGS[@]}" --json
+}
+
+# One glint dev speed run per context, each profiled alone, so the decode is the run's last GPU work and
+# kernel_times.py can cut the decode window off its end.
+stage_profile() {
+    ckpt "$BIG" || return
+    if ((smoke)) || [[ -z $NSYS ]]; then
+        row --stage profile --step nsys kind=step status=not_run "reason=no nsys on this machine$NOTE"
+    else
+        for after in 1024 16384; do
+            local name=nsys-$after
+            FIELDS=("layers=$BIG" paged=on "after=$after" profiled=nsys)
+            run_step profile "$name" 240 "$NSYS" profile --trace=cuda --sample=none --cpuctxsw=none \
+                --force-overwrite=true -o "$WORK/$name" "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn on \
+                --prefill 256 --decode-after "$after" --decode-tokens 64 --session-turns 0 \
+                --max-context $((after + 4096)) --json || continue
+            [[ -f $WORK/$name.nsys-rep ]] || continue
+            run_step profile "$name-stats" 120 "$NSYS" stats --report cuda_gpu_trace,cuda_gpu_kern_sum --format csv \
+                --force-export=true --output "$WORK/$name" "$WORK/$name.nsys-rep"
+            run_step profile "$name-kernels" 60 "$PY" "$here/kernel_times.py" "$WORK/${name}_cuda_gpu_trace.csv" \
+                "$WORK/logs/profile.$name.log"
+            (($(stat -c %s "$WORK/$name.nsys-rep") < 15 * 1024 * 1024)) && cp "$WORK/$name.nsys-rep" "$OUT/"
+        done
+    fi
+    if ((smoke)) || [[ -z $NCU ]]; then
+        row --stage profile --step ncu kind=step status=not_run "reason=no ncu on this machine$NOTE"
+        return
+    fi
+    FIELDS=("layers=$BIG" paged=on after=16384 profiled=ncu)
+    run_step profile ncu-mla-16384 180 "$NCU" --csv --kernel-name regex:BatchDecodeWithPagedKVCacheKernelMLA \
+        --launch-count 4 --metrics gpu__time_duration.sum,launch__grid_size,launch__block_size,launch__waves_per_multiprocessor,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed \
+        "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn on --prefill 256 --decode-after 16384 \
+        --decode-tokens 4 --session-turns 0 --max-context 20480 --json
+    grep '^"' "$WORK/logs/profile.ncu-mla-16384.log" >"$WORK/ncu-mla-16384.csv" 2>/dev/null
+    run_step profile ncu-mla-16384-rows 30 "$PY" "$here/kernel_times.py" --ncu "$WORK/ncu-mla-16384.csv"
+}
+
+stage_speed_long() {
+    local stage=$1; shift
+    ckpt "$BIG" || return
+    FIELDS=("layers=$BIG" "paged=$SPEED_PAGED")
+    run_step "$stage" speed 590 "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "$@" --json
+}
+
+# --- main ---------------------------------------------------------------------------------------------------------
+ARGV="device-run.sh${from:+ --from $from}${only:+ --only $only}${budget:+ --budget $budget}$( ((smoke)) && echo ' --cpu-smoke')"
+SPEED_TIMEOUT=$( ((smoke)) && echo 300 || echo 420)
+setup
+selected=()
+started=0
+for s in "${STAGES[@]}"; do
+    [[ -z $from || $s == "$from" ]] && started=1
+    if [[ -n $only ]]; then [[ ",$only," == *",$s,"* ]] && selected+=("$s"); elif ((started)); then selected+=("$s"); fi
+done
+for s in "${selected[@]}"; do
+    if (($(left) < 30)); then
+        say "budget spent: continue with  bash benches/gpu/device-run.sh --from $s"
+        row --stage "$s" --step stage kind=stage status=not_run reason=budget "resume=--from $s"
+        break
+    fi
+    say "== stage $s"
+    case $s in
+        cache) stage_cache ;;
+        agree-small) stage_agree_small ;;
+        agree-47) stage_agree_47 ;;
+        speed) stage_speed ;;
+        profile) stage_profile ;;
+        speed-64k) stage_speed_long speed-64k "${SPEED64[@]}" ;;
+        speed-128k) stage_speed_long speed-128k "${SPEED128[@]}" ;;
+    esac
+    if ((budget_cut)); then
+        say "budget spent inside stage $s: continue with  bash benches/gpu/device-run.sh --from $s"
+        row --stage "$s" --step stage kind=stage status=cut reason=budget "resume=--from $s"
+        break
+    fi
+    row --stage "$s" --step stage kind=stage status=done
+done
+pack
+say "done: $failures step(s) failed or ran out of time; results in $RESULTS"
+((failures == 0))
