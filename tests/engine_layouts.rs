@@ -159,3 +159,38 @@ async fn per_expert_and_stacked_bf16_checkpoints_give_identical_logits() {
 async fn per_expert_and_stacked_f32_checkpoints_give_identical_logits() {
     layouts_agree(WeightType::F32).await;
 }
+
+/// Through glint itself: the official per-expert layout loads on CPU (glint
+/// refused it there before quant patch 0001) and completes a prompt with the
+/// same text as the stacked layout of the same weights.
+#[tokio::test(flavor = "multi_thread")]
+async fn glint_runs_both_layouts_on_cpu_with_the_same_text() {
+    use futures::StreamExt;
+    use glint::engine::{RawChunk, RawCompletion, RawCompletionRequest};
+
+    let mut texts = Vec::new();
+    for layout in [ExpertLayout::PerExpert, ExpertLayout::Stacked] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = tiny_glm::TinyGlmOptions {
+            layout,
+            ..common::tiny_glm_options(WeightType::F32, 3)
+        };
+        tiny_glm::write(dir.path(), &options).expect("checkpoint written");
+        let engine = common::load(&common::greedy(&dir.path().display().to_string(), 6)).await;
+        let mut stream = engine.complete(RawCompletionRequest {
+            prompt: "[gMASK]<sop><|user|>hello<|assistant|>".into(),
+            stop: Vec::new(),
+        });
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(RawChunk::Text(delta)) => text.push_str(&delta),
+                Ok(_) => {}
+                Err(e) => panic!("{layout:?}: {e}"),
+            }
+        }
+        assert!(!text.is_empty(), "{layout:?} produced no text");
+        texts.push(text);
+    }
+    assert_eq!(texts[0], texts[1], "per-expert vs stacked");
+}

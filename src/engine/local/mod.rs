@@ -115,7 +115,7 @@ impl LocalEngine {
             None => hub.as_ref().and_then(|h| h.config.clone()),
         };
         if let (Some(dir), Some(config)) = (source.local_dir(), &config) {
-            check_glm4_moe_lite(&dir, config, on_cpu).map_err(backend)?;
+            check_glm4_moe_lite(&dir, config).map_err(backend)?;
         }
         // Refuse a too-large context before a long download or load.
         let window = config

@@ -227,9 +227,9 @@ fn has_gguf_extension(path: &Path) -> bool {
 
 /// Checks a `glm4_moe_lite` checkpoint for what mistralrs 0.8.1 cannot run:
 /// a value head size other than `qk_nope + qk_rope` (it assumes they are
-/// equal), and, on CPU, routed experts stored per expert (they load as dummy
-/// layers and fail at the first forward pass).
-pub fn check_glm4_moe_lite(dir: &Path, config: &Value, on_cpu: bool) -> Result<(), SourceError> {
+/// equal). Routed experts stored per expert (the official layout) load on
+/// every device since glint's mistralrs-quant patch 0001.
+pub fn check_glm4_moe_lite(dir: &Path, config: &Value) -> Result<(), SourceError> {
     if config.get("model_type").and_then(Value::as_str) != Some("glm4_moe_lite") {
         return Ok(());
     }
@@ -246,28 +246,7 @@ pub fn check_glm4_moe_lite(dir: &Path, config: &Value, on_cpu: bool) -> Result<(
             nope + rope
         )));
     }
-    if on_cpu && has_per_expert_weights(dir) {
-        return Err(SourceError::Unsupported(format!(
-            "{}: routed experts are stored one per expert, which mistralrs runs only on GPU; use --device cuda:0, or a checkpoint with stacked experts (glint dev tiny-glm --layout stacked)",
-            dir.display()
-        )));
-    }
     Ok(())
-}
-
-/// Whether the safetensors index names per-expert tensors
-/// (`mlp.experts.0.gate_proj.weight`).
-fn has_per_expert_weights(dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("model.safetensors.index.json")) else {
-        return false;
-    };
-    let Ok(index) = serde_json::from_str::<Value>(&text) else {
-        return false;
-    };
-    index
-        .get("weight_map")
-        .and_then(Value::as_object)
-        .is_some_and(|map| map.keys().any(|k| k.contains(".mlp.experts.0.")))
 }
 
 #[cfg(test)]
