@@ -102,7 +102,6 @@ impl LocalEngine {
             crate::engine::paged_attn::no_mla_from_env(),
         )
         .map_err(|e| EngineError::Backend(e.to_string()))?;
-        let on_cpu = device.is_cpu();
         // A Hub model not downloaded yet: what the Hub says about it.
         let hub = match &source {
             ModelSource::Hub(id) if source.local_dir().is_none() && !source::hub_offline() => {
