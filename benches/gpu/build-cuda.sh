@@ -81,7 +81,7 @@ commit=$(git rev-parse HEAD)
 dirty=$(git status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock patches | wc -l)
 cat >"$carry/glint-cuda.json" <<EOF
 {"commit":"$commit","uncommitted_source_files":$dirty,"features":"$features","compute_cap":90,
- "patches_sha256":"$(cat .patched/mistralrs-core-*/.glint-patches 2>/dev/null | head -c 64)",
+ "patches_sha256":"$(cat patches/*/*.patch | sha256sum | cut -d' ' -f1)",
  "built":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","build_seconds":$build_seconds,"total_seconds":$(( $(date +%s) - started )),
  "binary_bytes":$raw_bytes,"stripped_bytes":$stripped_bytes,"packed_bytes":$packed_bytes,"sha256":"$sha",
  "libraries":"$(ldd "$binary" 2>/dev/null | awk '/=>/{print $1}' | { grep -E 'cu|nv' || true; } | tr '\n' ' ')"}

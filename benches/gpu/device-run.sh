@@ -137,6 +137,11 @@ setup() {
             xz -dc .gpu-carry/glint-cuda.xz >"$GLINT" && chmod +x "$GLINT" || { say "cannot unpack .gpu-carry/glint-cuda.xz"; exit 2; }
             [[ $(sha256sum "$GLINT" | cut -d' ' -f1) == "$want" ]] || { say "the unpacked binary's sha256 is not glint-cuda.json's"; exit 2; }
         fi
+        # A binary built from other engine patches would measure the wrong
+        # engine: refuse it before any device time goes into it.
+        local built_patches; built_patches=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("patches_sha256", ""))' .gpu-carry/glint-cuda.json)
+        local tree_patches; tree_patches=$(cat patches/*/*.patch | sha256sum | cut -d' ' -f1)
+        [[ $built_patches == "$tree_patches" ]] || { say "the carried binary was built from other patches/ than this tree's: rerun benches/gpu/build-cuda.sh"; exit 2; }
     fi
     if ((!smoke)); then
         local cu13; cu13=$("$PY" -c 'import nvidia, os; print(next((os.path.join(p, "cu13", "lib") for p in nvidia.__path__ if os.path.isdir(os.path.join(p, "cu13", "lib"))), ""))' 2>/dev/null)
