@@ -147,17 +147,17 @@ impl Budget {
         let mut sources = Vec::new();
         if let Some(available) = self.available {
             sources.push(format!(
-                "{:.1} GiB of {} available",
-                gib(available),
+                "{} of {} available",
+                size(available),
                 self.kind.name()
             ));
         }
         if let Some(limit) = self.limit {
-            sources.push(format!("--memory-limit {:.1} GiB", gib(limit)));
+            sources.push(format!("--memory-limit {}", size(limit)));
         }
         format!(
-            "{:.1} GiB is usable ({}, {:.0}% kept free)",
-            gib(usable),
+            "{} is usable ({}, {:.0}% kept free)",
+            size(usable),
             sources.join(", "),
             HEADROOM * 100.0
         )
@@ -276,18 +276,18 @@ fn refusal(query: &FitQuery, budget: &Budget, usable: u64, tried: &[IsqChoice]) 
     };
     let kv_part = match (kv, query.context) {
         (0, _) => String::new(),
-        (_, Some(context)) => format!(" + {:.1} GiB of KV cache for {context} tokens", gib(kv)),
+        (_, Some(context)) => format!(" + {} of KV cache for {context} tokens", size(kv)),
         (_, None) => format!(
-            " + {:.1} GiB of KV cache for a {}-token context",
-            gib(kv),
+            " + {} of KV cache for a {}-token context",
+            size(kv),
             query.min_context()
         ),
     };
     format!(
-        "the model needs about {:.1} GiB of {} at {precision} ({:.1} GiB of weights{kv_part}) but {}; {}",
-        gib(weights + kv),
+        "the model needs about {} of {} at {precision} ({} of weights{kv_part}) but {}; {}",
+        size(weights + kv),
         kind.name(),
-        gib(weights),
+        size(weights),
         budget.describe(usable),
         suggestion(query, kind, usable, tried).unwrap_or_else(|| nothing_fits(query, kind))
     )
@@ -316,9 +316,9 @@ fn suggestion(
         if query.context_at(*level, kind, usable).is_some() {
             let (weights, kv) = query.need_at(*level, kind);
             return Some(format!(
-                "--isq {} should fit (about {:.1} GiB)",
+                "--isq {} should fit (about {})",
                 level.name(),
-                gib(weights + kv)
+                size(weights + kv)
             ));
         }
     }
@@ -349,15 +349,15 @@ fn suggestion(
 fn nothing_fits(query: &FitQuery, kind: MemoryKind) -> String {
     if !query.weights.quantizable() {
         return format!(
-            "nothing fits: the weights alone take {:.1} GiB; use a smaller quantization of the model or a machine with more memory",
-            gib(query.weights.loaded_bytes(IsqChoice::None, kind))
+            "nothing fits: the weights alone take {}; use a smaller quantization of the model or a machine with more memory",
+            size(query.weights.loaded_bytes(IsqChoice::None, kind))
         );
     }
     let smallest = kind.levels().last().unwrap_or(IsqChoice::None);
     format!(
-        "nothing fits: even at --isq {} the weights take {:.1} GiB and leave too little for a {}-token context; use a smaller model or a machine with more memory",
+        "nothing fits: even at --isq {} the weights take {} and leave too little for a {}-token context; use a smaller model or a machine with more memory",
         smallest.name(),
-        gib(query.weights.loaded_bytes(smallest, kind)),
+        size(query.weights.loaded_bytes(smallest, kind)),
         query.context.unwrap_or_else(|| query.min_context())
     )
 }
@@ -381,8 +381,15 @@ pub fn out_of_memory_advice(query: &FitQuery, budget: &Budget, tried: IsqChoice)
     )
 }
 
-fn gib(bytes: u64) -> f64 {
-    bytes as f64 / GIB
+/// A size for messages: GiB to one decimal, or MiB below 1 GiB (a small
+/// model would otherwise read "0.0 GiB").
+fn size(bytes: u64) -> String {
+    let gib = bytes as f64 / GIB;
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB")
+    } else {
+        format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
 }
 
 /// Free memory of CUDA device `ordinal` in bytes, from `nvidia-smi`, which
