@@ -39,6 +39,9 @@ started=$(date +%s)
 say() { echo "build-cuda: $*" >&2; }
 
 # make-cuda-root.sh reads cudarc's sources from the cargo registry to build its libcuda link stub.
+# Patched crates first: cargo cannot even resolve the manifest (and fetch)
+# until their .patched/ copies exist.
+bash patches/prepare.sh
 say "cargo fetch"
 cargo fetch --quiet
 
