@@ -123,26 +123,14 @@ pub struct SpeedArgs {
 
 #[derive(Debug, Args)]
 pub struct CacheCheckArgs {
-    /// A local model directory, .gguf file or Hugging Face id.
-    pub model: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Agent turns in the session.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub turns: u64,
     /// Tokens generated per turn (greedy).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tokens: u64,
-    /// Where the model runs: auto, cpu, cuda:N or metal.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// In-situ quantization of the weights at load time.
-    #[arg(long, value_enum, default_value_t = IsqChoice::None)]
-    pub isq: IsqChoice,
-    /// Most tokens one turn may hold (also sizes a GPU's KV cache).
-    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(256..))]
-    pub max_context: Option<u64>,
-    /// PagedAttention: auto (on with CUDA), on (a GPU only) or off.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = PagedAttnChoice::Auto)]
-    pub paged_attn: PagedAttnChoice,
     /// Leave glint's tool definitions out of the prompt (a short prompt, in
     /// which each turn's new tokens weigh more).
     #[arg(long)]

@@ -127,16 +127,16 @@ pub const MAX_RATIO: f64 = 1.10;
 pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8> {
     use tracing_subscriber::layer::SubscriberExt;
 
-    paged_attn::check_early(args.paged_attn, args.device)?;
+    paged_attn::check_early(args.engine.paged_attn, args.engine.device)?;
     let options = CacheCheckOptions {
-        model: args.model.clone(),
-        device: args.device,
-        isq: args.isq,
+        model: args.engine.model.clone(),
+        device: args.engine.device,
+        isq: args.engine.isq,
         turns: usize::try_from(args.turns)?,
         max_tokens: usize::try_from(args.max_tokens)?,
-        max_context: args.max_context.map(usize::try_from).transpose()?,
+        max_context: args.engine.max_context.map(usize::try_from).transpose()?,
         tools: !args.no_tools,
-        paged_attn: args.paged_attn,
+        paged_attn: args.engine.paged_attn,
         probes: !args.no_probes,
     };
     let long = LongSession {
