@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -15,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use common::pty::{Pty, PtyOptions};
 use common::{assert_extends, glint, script};
 
 /// Longer than any run here should take (servers get a minute to start);
@@ -578,7 +578,7 @@ fn the_app_shows_the_server_of_a_call_and_undo_takes_its_write_back() {
     let dir = workspace(&reference_config(&servers));
     let made = ws(&dir).join("made-by-mcp.txt");
     let home = tempfile::tempdir().expect("home");
-    let pty = pty::Pty::spawn(
+    let pty = app(
         &[
             "--model",
             &format!("script:{}", script("mcp_tui_write.json").display()),
@@ -586,9 +586,9 @@ fn the_app_shows_the_server_of_a_call_and_undo_takes_its_write_back() {
         &ws(&dir),
         home.path(),
     );
-    pty.wait_for("ready");
-    pty::type_line(&pty, "Write the file.");
-    pty.wait_for("The file is written.");
+    wait_for(&pty, "ready");
+    pty.enter_line("Write the file.");
+    wait_for(&pty, "The file is written.");
     let screen = pty.everything();
     assert!(
         screen.contains("● fs · write_file (MCP) made-by-mcp.txt ✓"),
@@ -596,10 +596,10 @@ fn the_app_shows_the_server_of_a_call_and_undo_takes_its_write_back() {
     );
     assert!(!screen.contains("mcp__fs__write_file"), "{screen}");
     assert!(made.is_file(), "the server did not write the file");
-    pty::type_line(&pty, "/undo");
-    pty.wait_for("undid:");
+    pty.enter_line("/undo");
+    wait_for(&pty, "undid:");
     assert!(!made.exists(), "/undo left the server's file");
-    pty.quit();
+    quit(pty);
 }
 
 /// A minimal MCP server for the one thing no reference server does on
@@ -688,7 +688,7 @@ fn the_app_draws_at_once_and_mcp_shows_the_servers() {
     );
     let dir = workspace(&config);
     let home = tempfile::tempdir().expect("home");
-    let pty = pty::Pty::spawn(
+    let pty = app(
         &[
             "--model",
             &format!("script:{}", script("tui_answer.json").display()),
@@ -697,15 +697,15 @@ fn the_app_draws_at_once_and_mcp_shows_the_servers() {
         home.path(),
     );
     let started = Instant::now();
-    pty.wait_for("ready");
+    wait_for(&pty, "ready");
     // Far below the slow server's 120 s startup timeout.
     assert!(started.elapsed() < Duration::from_secs(20));
     // The time server is ready within moments; ask until /mcp says so.
     let mut asked = 0;
-    pty.wait_until(|pty| {
+    pty.wait_until("the time server ready in /mcp", DEADLINE, |pty| {
         let ready = pty.everything().contains("time  ready, 2 tools");
         if !ready && asked % 10 == 0 {
-            pty::type_line(pty, "/mcp");
+            pty.enter_line("/mcp");
         }
         asked += 1;
         ready
@@ -716,140 +716,40 @@ fn the_app_draws_at_once_and_mcp_shows_the_servers() {
         screen.contains("mcp__time__get_current_time  [read-only]"),
         "{screen}"
     );
-    pty.quit();
+    quit(pty);
 }
 
-/// Just enough of a terminal for the app: a pty whose output feeds a vt100
-/// emulator that answers cursor-position queries.
-mod pty {
-    use super::*;
-    use std::num::NonZeroU16;
-    use std::sync::{Arc, Mutex};
+/// The app in a pseudo-terminal (`tests/common/pty.rs`), 40×120, with its
+/// config and data under `home`.
+fn app(args: &[&str], workspace: &Path, home: &Path) -> Pty {
+    let config = home.join("config").display().to_string();
+    let data = home.join("data").display().to_string();
+    let env = [
+        ("XDG_CONFIG_HOME", config.as_str()),
+        ("XDG_DATA_HOME", data.as_str()),
+    ];
+    let options = PtyOptions {
+        rows: 40,
+        cols: 120,
+        env: &env,
+    };
+    Pty::spawn_with(args, workspace, home, options)
+}
 
-    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+/// Waits up to [`DEADLINE`] (MCP servers start slowly on a loaded machine)
+/// for `needle` on the screen or in the scrollback.
+fn wait_for(pty: &Pty, needle: &str) {
+    pty.wait_until(&format!("`{needle}`"), DEADLINE, |pty| {
+        pty.everything().contains(needle)
+    });
+}
 
-    const ROWS: u16 = 40;
-    const COLS: u16 = 120;
-
-    pub struct Pty {
-        parser: Arc<Mutex<vt100::Parser>>,
-        writer: Arc<Mutex<Box<dyn Write + Send>>>,
-        child: Box<dyn portable_pty::Child + Send + Sync>,
-        _master: Box<dyn portable_pty::MasterPty + Send>,
-    }
-
-    impl Pty {
-        pub fn spawn(args: &[&str], workspace: &Path, home: &Path) -> Pty {
-            let pair = native_pty_system()
-                .openpty(PtySize {
-                    rows: ROWS,
-                    cols: COLS,
-                    pixel_width: 0,
-                    pixel_height: 0,
-                })
-                .expect("a pty");
-            let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_glint"));
-            command.args(args);
-            command.cwd(workspace);
-            command.env("TERM", "xterm-256color");
-            command.env("HOME", home);
-            command.env("XDG_CONFIG_HOME", home.join("config"));
-            command.env("XDG_DATA_HOME", home.join("data"));
-            command.env("GLINT_LOG_FILE", home.join("glint.log"));
-            command.env_remove("GLINT_MODEL");
-            let child = pair.slave.spawn_command(command).expect("glint starts");
-            drop(pair.slave);
-            let mut reader = pair.master.try_clone_reader().expect("reader");
-            let writer = Arc::new(Mutex::new(pair.master.take_writer().expect("writer")));
-            let parser = Arc::new(Mutex::new(vt100::Parser::new(
-                NonZeroU16::new(ROWS).unwrap(),
-                NonZeroU16::new(COLS).unwrap(),
-                2000,
-            )));
-            let (feed, answer) = (parser.clone(), writer.clone());
-            std::thread::spawn(move || {
-                const QUERY: &[u8] = b"\x1b[6n";
-                let mut buf = [0u8; 8192];
-                while let Ok(n @ 1..) = reader.read(&mut buf) {
-                    let mut parser = feed.lock().unwrap();
-                    let mut rest = &buf[..n];
-                    while let Some(at) = rest.windows(QUERY.len()).position(|w| w == QUERY) {
-                        parser.process(&rest[..at]);
-                        let (row, col) = parser.screen().cursor_position();
-                        let reply = format!("\x1b[{};{}R", row + 1, col + 1);
-                        let _ = answer.lock().unwrap().write_all(reply.as_bytes());
-                        rest = &rest[at + QUERY.len()..];
-                    }
-                    parser.process(rest);
-                }
-            });
-            Pty {
-                parser,
-                writer,
-                child,
-                _master: pair.master,
-            }
-        }
-
-        pub fn send(&self, bytes: &[u8]) {
-            let mut writer = self.writer.lock().unwrap();
-            writer.write_all(bytes).unwrap();
-            writer.flush().unwrap();
-        }
-
-        /// The scrollback the emulator kept, then the screen.
-        pub fn everything(&self) -> String {
-            let mut parser = self.parser.lock().unwrap();
-            parser.screen_mut().set_scrollback(usize::MAX);
-            let kept = parser.screen().scrollback();
-            let mut rows = Vec::new();
-            for offset in (1..=kept).rev() {
-                parser.screen_mut().set_scrollback(offset);
-                rows.extend(parser.screen().rows(0, COLS).take(1));
-            }
-            parser.screen_mut().set_scrollback(0);
-            rows.extend(parser.screen().rows(0, COLS));
-            rows.join("\n")
-        }
-
-        pub fn wait_for(&self, needle: &str) {
-            self.wait_until(|pty| pty.everything().contains(needle));
-        }
-
-        /// Polls `done` until it holds, failing after [`DEADLINE`].
-        pub fn wait_until(&self, mut done: impl FnMut(&Pty) -> bool) {
-            let start = Instant::now();
-            while start.elapsed() < DEADLINE {
-                if done(self) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            panic!("the screen never got there:\n{}", self.everything());
-        }
-
-        /// Ctrl-C twice; the app must exit promptly (a server still
-        /// starting does not hold it).
-        pub fn quit(mut self) {
-            self.send(b"\x03");
-            self.send(b"\x03");
-            let start = Instant::now();
-            while start.elapsed() < DEADLINE {
-                if self.child.try_wait().expect("wait").is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.child.kill();
-            panic!("the app did not exit:\n{}", self.everything());
-        }
-    }
-
-    /// Types `line` and Enter.
-    pub fn type_line(pty: &Pty, line: &str) {
-        pty.send(line.as_bytes());
-        pty.send(b"\r");
-    }
+/// Ctrl-C twice: the app must exit promptly (a server still starting does
+/// not hold it).
+fn quit(mut pty: Pty) {
+    pty.send(b"\x03");
+    pty.send(b"\x03");
+    pty.wait_exit();
 }
 
 /// A streamable-HTTP server on the official MCP Python SDK (installed with
