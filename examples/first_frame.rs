@@ -38,6 +38,10 @@ use glint::conversation::{Message, ToolCall};
 use glint::session::{Record, Sessions, Settings};
 use glint::workspace::Workspace;
 
+#[path = "../benches/common/registry_tree.rs"]
+mod registry_tree;
+use registry_tree::copy_crates;
+
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 /// What the status line shows first: the scripted model's file name.
@@ -46,20 +50,6 @@ const STATUS_MARK: &str = "tui_answer.json";
 const LOG_END_MARK: &str = "END-OF-THE-LONG-SESSION";
 /// Runs (user messages) in the long session log, two model turns each.
 const LOG_RUNS: usize = 300;
-/// The crates of `benches/repomap.rs`: about the Rust standard library's
-/// size.
-const CRATES: &[&str] = &[
-    "mistralrs-core",
-    "tokio",
-    "libc",
-    "rustix",
-    "regex-automata",
-    "syn",
-    "time",
-    "rustls",
-    "regex-syntax",
-    "candle-core",
-];
 
 /// One way of starting glint.
 struct Setup {
@@ -114,7 +104,7 @@ fn main() {
     let plain = dir("plain");
     let tree = match &options.tree {
         Some(tree) => tree.clone(),
-        None => copy_crates(&dir("tree")),
+        None => copy_crates(&dir("tree"), "pass --tree DIR"),
     };
     let warm_cache = dir("warm-cache");
     let index = glint::repomap::Index::build(&tree, Some(&warm_cache.join("glint/repomap")));
@@ -373,64 +363,6 @@ fn source_texts() -> Vec<(String, String)> {
     texts.sort();
     assert!(!texts.is_empty(), "glint's sources are readable");
     texts
-}
-
-/// Copies the newest local version of each of [`CRATES`] into `dest`.
-fn copy_crates(dest: &Path) -> PathBuf {
-    let registry = std::fs::read_dir(home().join(".cargo/registry/src"))
-        .expect("~/.cargo/registry/src exists; or pass --tree DIR")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .next()
-        .expect("a crates.io source directory in ~/.cargo/registry/src");
-    for name in CRATES {
-        let mut versions: Vec<PathBuf> = std::fs::read_dir(&registry)
-            .expect("the registry lists")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|f| f.to_str())
-                    .and_then(|f| f.strip_prefix(name))
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
-            })
-            .collect();
-        versions.sort_by_key(|p| version_key(p));
-        let newest = versions
-            .pop()
-            .unwrap_or_else(|| panic!("{name} is not in {}; pass --tree DIR", registry.display()));
-        copy_dir(&newest, &dest.join(name));
-    }
-    dest.to_path_buf()
-}
-
-/// `1.54.1` → [1, 54, 1], for picking the newest version.
-fn version_key(path: &Path) -> Vec<u64> {
-    let name = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
-    let version = name.rsplit_once('-').map_or("", |(_, v)| v);
-    version
-        .split(['.', '+', '-'])
-        .map(|part| part.parse().unwrap_or(0))
-        .collect()
-}
-
-fn copy_dir(src: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest).expect("create the copy");
-    for entry in std::fs::read_dir(src)
-        .expect("read the crate")
-        .filter_map(Result::ok)
-    {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            copy_dir(&path, &dest.join(entry.file_name()));
-        } else if kind.is_file() {
-            std::fs::copy(&path, dest.join(entry.file_name())).expect("copy a file");
-        }
-    }
 }
 
 /// Spawn to first frame, one run; and to `setup.then` on screen, if set.
