@@ -18,6 +18,8 @@
 #                   cached vs cold; the KV cache sized by glint's default --max-context
 #   profile      4. nsys of 64 decode steps after 1k and 16k (kernel time by name in the decode window) and
 #                   ncu of the FlashInfer MLA decode kernel after 16k (its grid: split-KV or not)
+#   ab           issue 18's before/after pairs, same binary, same run: MLA decode after 1k/8k/32k with split-KV
+#                   (MISTRALRS_MLA_SPLIT_KV, glint's engine patches) off and on
 #   speed-64k    3. prefill 64k
 #   speed-128k   3. prefill 128k and decode after it
 #
@@ -36,7 +38,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 here=benches/gpu
-STAGES=(cache agree-small agree-47 speed profile speed-64k speed-128k)
+STAGES=(cache agree-small agree-47 speed profile ab speed-64k speed-128k)
 
 from="" only="" budget="" smoke=0
 while (($#)); do
@@ -72,6 +74,7 @@ if ((smoke)); then
         --session-new 16 --session-output 4 --max-context 8192)
     SPEED64=(--prefill 256 --decode-after 64 --decode-tokens 2 --session-turns 0 --max-context 8192)
     SPEED128=(--prefill 512 --decode-after 512 --decode-tokens 2 --session-turns 0 --max-context 8192)
+    AB_DECODE=(--prefill 64 --decode-after 64,256 --decode-tokens 4 --session-turns 0 --max-context 8192)
 else
     budget=${budget:-420} DEV=cuda:0 PAGED=(on off) SPEED_PAGED=on TURNS=30 POSITIONS=128 BIG=47 NOTE=""
     CACHE_EXTRA=()
@@ -83,6 +86,7 @@ else
     # faster (the speed issue), in a call of its own: --only speed-128k --budget 595, timeout_s 600.
     SPEED64=(--prefill 65536 --decode-after 1024 --decode-tokens 8 --session-turns 0)
     SPEED128=(--prefill 131072 --decode-after 131072 --decode-tokens 16 --session-turns 0)
+    AB_DECODE=(--prefill 1024 --decode-after 1024,8192,32768 --decode-tokens 32 --session-turns 0)
 fi
 
 say() { echo "[$(($(date +%s) - start_s))s] $*" | tee -a "$RUNLOG" >&2; }
@@ -290,6 +294,30 @@ stage_profile() {
     run_step profile ncu-mla-16384-rows 30 "$PY" "$here/kernel_times.py" --ncu "$WORK/ncu-mla-16384.csv"
 }
 
+# ab_pair STEP VAR CHECKPOINT-ARGS...: the same glint dev speed run with VAR=0 (the engine as 0.8.1 had it)
+# and without it (glint's patch on), so each patch's gain is a ratio measured in one run on one device.
+ab_pair() {
+    local step=$1 var=$2; shift 2
+    local value
+    for value in 0 default; do
+        FIELDS=("layers=$BIG" "paged=$SPEED_PAGED" "switch=$var" "switch_value=$value")
+        if [[ $value == default ]]; then
+            run_step ab "$step-on" 240 env -u "$var" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+                --paged-attn "$SPEED_PAGED" "$@" --json
+        else
+            run_step ab "$step-off" 240 env "$var=0" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+                --paged-attn "$SPEED_PAGED" "$@" --json
+        fi
+    done
+}
+
+stage_ab() {
+    ckpt "$BIG" || return
+    # Split-KV runs only under PagedAttention (the MLA decode kernel); the smoke run has neither, and checks
+    # that the switch leaves the CPU path alone.
+    ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
+}
+
 stage_speed_long() {
     local stage=$1; shift
     ckpt "$BIG" || return
@@ -320,6 +348,7 @@ for s in "${selected[@]}"; do
         agree-47) stage_agree_47 ;;
         speed) stage_speed ;;
         profile) stage_profile ;;
+        ab) stage_ab ;;
         speed-64k) stage_speed_long speed-64k "${SPEED64[@]}" ;;
         speed-128k) stage_speed_long speed-128k "${SPEED128[@]}" ;;
     esac

@@ -179,6 +179,32 @@ def profile_lines(rows):
     return lines
 
 
+def ab_lines(rows):
+    """Issue 18's before/after pairs: one switch's runs off (0.8.1's path) and on (glint's patch), same run."""
+    measured = [r for r in of(rows, "ab") if r.get("kind") in ("decode", "prefill", "load")]
+    if not measured:
+        return []
+    lines = ["", "### Issue 18: each engine patch off and on, same binary, same run", ""]
+    body = []
+    for switch in dict.fromkeys(r.get("switch") for r in measured):
+        for kind in ("load", "prefill", "decode"):
+            runs = {str(r.get("switch_value")): {} for r in measured}
+            for r in measured:
+                if r.get("switch") == switch and r.get("kind") == kind:
+                    key = r.get("after") if kind == "decode" else r.get("context")
+                    runs[str(r.get("switch_value"))][key] = r
+            off, on = runs.get("0", {}), runs.get("default", {})
+            for key in sorted(set(off) | set(on), key=lambda k: (k is None, k or 0)):
+                metric = "seconds" if kind == "load" else "tokens_per_s"
+                before, after = off.get(key, {}).get(metric), on.get(key, {}).get(metric)
+                gain = None
+                if before and after:
+                    gain = before / after if kind == "load" else after / before
+                body.append([switch, kind, key, before, after, f"{gain:.2f}x" if gain else None])
+    lines += table(["switch", "measure", "context", "off (0.8.1)", "on (patched)", "gain"], body)
+    return lines
+
+
 def missing_lines(rows):
     done = {(r.get("stage"), r.get("step")) for r in rows if r.get("kind") == "step" and r.get("status") == "ok"}
     lines = []
@@ -198,7 +224,7 @@ def main(paths):
     rows = load(paths)
     lines = ["## GLM-4.7-Flash's real shape on CUDA (issue 17)", ""]
     lines += header_lines(rows)
-    for part in (cache_lines, agree_lines, speed_lines, profile_lines, missing_lines):
+    for part in (cache_lines, agree_lines, speed_lines, profile_lines, ab_lines, missing_lines):
         lines += part(rows)
     print("\n".join(lines))
 
