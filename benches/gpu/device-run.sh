@@ -18,8 +18,10 @@
 #                   cached vs cold; the KV cache sized by glint's default --max-context
 #   profile      4. nsys of 64 decode steps after 1k and 16k (kernel time by name in the decode window) and
 #                   ncu of the FlashInfer MLA decode kernel after 16k (its grid: split-KV or not)
-#   ab           issue 18's before/after pairs, same binary, same run: MLA decode after 1k/8k/32k with split-KV
-#                   (MISTRALRS_MLA_SPLIT_KV, glint's engine patches) off and on
+#   ab           issue 18's before/after pairs, same binary, same run, each switch off (0.8.1's path) and on:
+#                   MLA decode after 1k/8k/32k with split-KV (MISTRALRS_MLA_SPLIT_KV; paged-attn 0001, core 0007);
+#                   ISQ q4k load, prefill 1k/8k and decode with the quantized-MoE kernels (GLINT_MOE_KERNELS;
+#                   core 0008/0009, quant 0002/0003)
 #   speed-64k    3. prefill 64k
 #   speed-128k   3. prefill 128k and decode after it
 #
@@ -75,6 +77,7 @@ if ((smoke)); then
     SPEED64=(--prefill 256 --decode-after 64 --decode-tokens 2 --session-turns 0 --max-context 8192)
     SPEED128=(--prefill 512 --decode-after 512 --decode-tokens 2 --session-turns 0 --max-context 8192)
     AB_DECODE=(--prefill 64 --decode-after 64,256 --decode-tokens 4 --session-turns 0 --max-context 8192)
+    AB_MOE=(--isq q8_0 --prefill 64 --decode-after 64 --decode-tokens 4 --session-turns 0 --max-context 8192)
 else
     budget=${budget:-420} DEV=cuda:0 PAGED=(on off) SPEED_PAGED=on TURNS=30 POSITIONS=128 BIG=47 NOTE=""
     CACHE_EXTRA=()
@@ -87,6 +90,9 @@ else
     SPEED64=(--prefill 65536 --decode-after 1024 --decode-tokens 8 --session-turns 0)
     SPEED128=(--prefill 131072 --decode-after 131072 --decode-tokens 16 --session-turns 0)
     AB_DECODE=(--prefill 1024 --decode-after 1024,8192,32768 --decode-tokens 32 --session-turns 0)
+    # The MoE kernels (core 0008/0009) serve GGUF-quantized experts only: ISQ q4k, prefill (grouped GEMM from
+    # 32 tokens) and decode (fused GEMVs).
+    AB_MOE=(--isq q4k --prefill 1024,8192 --decode-after 1024 --decode-tokens 32 --session-turns 0)
 fi
 
 say() { echo "[$(($(date +%s) - start_s))s] $*" | tee -a "$RUNLOG" >&2; }
@@ -316,6 +322,7 @@ stage_ab() {
     # Split-KV runs only under PagedAttention (the MLA decode kernel); the smoke run has neither, and checks
     # that the switch leaves the CPU path alone.
     ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
+    ab_pair moe-kernels GLINT_MOE_KERNELS "${AB_MOE[@]}"
 }
 
 stage_speed_long() {
