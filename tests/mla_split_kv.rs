@@ -6,7 +6,7 @@
 //! attention merged from the planned chunks equals attention over the whole
 //! context.
 
-use mistralrs::core::mla_split_kv::{MIN_CHUNK_TOKENS, SplitKvPlan, plan};
+use mistralrs::core::mla_split_kv::{self as split_kv, MIN_CHUNK_TOKENS, SplitKvPlan};
 
 /// Checks everything a plan promises the kernel and the merge.
 fn assert_valid(plan: &SplitKvPlan, kv_lens: &[usize], page_size: usize, budget: usize) {
@@ -81,14 +81,14 @@ fn batch_one_long_context_fills_the_grid() {
     // GLM-4.7-Flash after 16k of context on an H100: 132 SMs x 2 resident
     // blocks over 2 head groups leaves 132 work items.
     let kv_lens = [16_384];
-    let plan = plan(&kv_lens, 32, 132);
+    let plan = split_kv::plan(&kv_lens, 32, 132);
     assert_valid(&plan, &kv_lens, 32, 132);
     assert!(plan.is_split());
     assert_eq!(plan.kv_chunk_size, 128);
     assert_eq!(plan.num_work_items(), 128);
 
     let kv_lens = [131_072];
-    let plan = plan(&kv_lens, 32, 132);
+    let plan = split_kv::plan(&kv_lens, 32, 132);
     assert_valid(&plan, &kv_lens, 32, 132);
     assert_eq!(plan.num_work_items(), 128, "chunk {}", plan.kv_chunk_size);
     assert_eq!(plan.kv_chunk_size, 1024);
@@ -104,7 +104,7 @@ fn short_contexts_and_full_batches_stay_unsplit() {
         (vec![5000], 1),
         (vec![], 132),
     ] {
-        let plan = plan(&kv_lens, 16, budget);
+        let plan = split_kv::plan(&kv_lens, 16, budget);
         assert!(
             !plan.is_split(),
             "{kv_lens:?} with budget {budget} split: {plan:?}"
@@ -128,7 +128,7 @@ fn mixed_batches_cover_every_context_within_the_budget() {
         let requests = 1 + next(12);
         let kv_lens: Vec<usize> = (0..requests).map(|_| 1 + next(70_000)).collect();
         let budget = next(600);
-        let plan = plan(&kv_lens, page_size, budget);
+        let plan = split_kv::plan(&kv_lens, page_size, budget);
         assert_valid(&plan, &kv_lens, page_size, budget);
     }
 }
@@ -178,7 +178,7 @@ fn attention_merged_from_planned_chunks_equals_whole_context_attention() {
     let q: Vec<f32> = (0..dim).map(|d| d as f32 / dim as f32 - 0.3).collect();
 
     let (whole, _) = partial_attention(&q, &keys, &values, 0..len);
-    let plan = plan(&[len], 16, 6);
+    let plan = split_kv::plan(&[len], 16, 6);
     assert!(plan.is_split());
     let chunks = plan.chunks_of(0, len);
     assert!(chunks.len() > 1);
