@@ -36,6 +36,9 @@
 #
 # Measured 2026-11-27 on the 2-core dev machine shared with five other cargo builds: 67 min for the cargo build
 # (seeded target dir; ~13 min alone per ../shared's notes), 21 MB packed, 143 MB stripped.
+# "cuda flash-attn" (head dim 256, bf16), same machine and day, load 8-10: 70 min for the cargo build in a
+# worktree (so mistralrs-quant's and mistralrs-core's kernels were rebuilt too), of which 47 min for
+# candle-flash-attn's 3 translation units (one kernel alone: 9 min at load 4); 22 MB packed, 151 MB stripped.
 # It builds the working tree as it is: uncommitted_source_files in the JSON counts what was not committed.
 # Output: $GLINT_CARRY_DIR/glint-cuda.xz (stripped, xz -9e, ~21 MB) and glint-cuda.json (commit, features,
 # build seconds, sizes, sha256 of the unpacked binary), which benches/gpu/device-run.sh checks before use.
