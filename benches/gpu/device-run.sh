@@ -34,7 +34,8 @@
 #                       small sizes, PagedAttention off, no transformers or profiler (each reported as not run);
 #                       needs GLINT_BIN (a CPU build of glint)
 #   --list              print the stages and exit
-# Environment: GLINT_BIN (a glint binary; default: unpack .gpu-carry/glint-cuda.xz), OUT (default ./device-out),
+# Environment: GLINT_BIN (a glint binary; default: unpack $GLINT_CARRY_DIR/glint-cuda.xz; GLINT_CARRY_DIR defaults
+#   to .gpu-carry, and .gpu-carry/flash-attn holds the flash-attn build), OUT (default ./device-out),
 #   GLINT_CKPT_ROOT (default /dev/shm/glint-ckpt), GLINT_WORK (default /tmp/glint-device-run), PYTHON (python3).
 # Exit status: 0 when every step that ran succeeded, 1 when one failed or ran out of time (the rows say which).
 set -uo pipefail
@@ -65,6 +66,8 @@ OUT=${OUT:-$PWD/device-out}
 CKPT_ROOT=${GLINT_CKPT_ROOT:-/dev/shm/glint-ckpt}
 mkdir -p "$WORK/logs" "$WORK/logits" "$OUT" "$CKPT_ROOT" || exit 2
 RESULTS=$OUT/results.jsonl
+# The carried build to run (GLINT_CARRY_DIR=.gpu-carry/flash-attn for the flash-attn build beside the plain one).
+CARRY=${GLINT_CARRY_DIR:-.gpu-carry}
 RUNLOG=$OUT/run.log
 failures=0
 budget_cut=0  # set when a step was cut short or left out for the budget: the stage is to be resumed
@@ -142,14 +145,14 @@ setup() {
     else
         GLINT=$WORK/glint
         local want; want=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' \
-            .gpu-carry/glint-cuda.json 2>/dev/null) || { say "no .gpu-carry/glint-cuda.json: run benches/gpu/build-cuda.sh and carry .gpu-carry"; exit 2; }
+            "$CARRY/glint-cuda.json" 2>/dev/null) || { say "no $CARRY/glint-cuda.json: run benches/gpu/build-cuda.sh and carry .gpu-carry"; exit 2; }
         if [[ ! -x $GLINT || $(sha256sum "$GLINT" | cut -d' ' -f1) != "$want" ]]; then
-            xz -dc .gpu-carry/glint-cuda.xz >"$GLINT" && chmod +x "$GLINT" || { say "cannot unpack .gpu-carry/glint-cuda.xz"; exit 2; }
+            xz -dc "$CARRY/glint-cuda.xz" >"$GLINT" && chmod +x "$GLINT" || { say "cannot unpack $CARRY/glint-cuda.xz"; exit 2; }
             [[ $(sha256sum "$GLINT" | cut -d' ' -f1) == "$want" ]] || { say "the unpacked binary's sha256 is not glint-cuda.json's"; exit 2; }
         fi
         # A binary built from other engine patches would measure the wrong
         # engine: refuse it before any device time goes into it.
-        local built_patches; built_patches=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("patches_sha256", ""))' .gpu-carry/glint-cuda.json)
+        local built_patches; built_patches=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("patches_sha256", ""))' "$CARRY/glint-cuda.json")
         local tree_patches; tree_patches=$(cat patches/*/*.patch | sha256sum | cut -d' ' -f1)
         [[ $built_patches == "$tree_patches" ]] || { say "the carried binary was built from other patches/ than this tree's: rerun benches/gpu/build-cuda.sh"; exit 2; }
     fi
@@ -162,7 +165,7 @@ setup() {
         fi
         local gpu; gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -n1)
         row --stage setup --step device kind=device "gpu=$gpu" "date=$(date -u +%Y-%m-%d)" \
-            "build=$(tr -d '\n' <.gpu-carry/glint-cuda.json)" "argv=$ARGV"
+            "build=$(tr -d '\n' <"$CARRY/glint-cuda.json")" "argv=$ARGV"
     else
         row --stage setup --step device kind=device "gpu=none (cpu smoke: $(nproc) cores)" \
             "date=$(date -u +%Y-%m-%d)" "argv=$ARGV"
