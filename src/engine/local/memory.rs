@@ -263,6 +263,38 @@ pub fn plan(query: &FitQuery, budget: &Budget) -> Result<Fit, String> {
     Err(refusal(query, budget, usable, &candidates))
 }
 
+/// Whether writing the quantized copy of a model loaded at `isq` fits:
+/// mistralrs serializes every quantized layer into RAM before writing any
+/// (`write_uqff`), so the copy needs as much RAM again as the quantized
+/// weights, beside the model itself on CPU. `Err` says what is missing; an
+/// unknown budget does not refuse.
+pub fn copy_fits(query: &FitQuery, budget: &Budget, isq: IsqChoice) -> Result<(), String> {
+    let copy = query.weights.loaded_bytes(isq, budget.kind);
+    let (usable, in_use) = match budget.kind {
+        MemoryKind::Ram => {
+            let (weights, kv) = query.need_at(isq, MemoryKind::Ram);
+            (budget.usable(), weights + kv)
+        }
+        // On a GPU the model stays in GPU memory; the copy is made in RAM.
+        MemoryKind::Gpu => {
+            let ram = Budget {
+                kind: MemoryKind::Ram,
+                available: available_ram(),
+                limit: None,
+            };
+            (ram.usable(), 0)
+        }
+    };
+    match usable {
+        Some(usable) if usable < in_use + copy => Err(format!(
+            "writing it needs another {} of RAM for a while, and {} is spare",
+            size(copy),
+            size(usable.saturating_sub(in_use))
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Why the `tried` levels do not fit and what would.
 fn refusal(query: &FitQuery, budget: &Budget, usable: u64, tried: &[IsqChoice]) -> String {
     let kind = budget.kind;

@@ -6,12 +6,14 @@
 //! checked against the context window before mistralrs sees it (a too-long
 //! prompt would otherwise only close the response channel).
 
+mod cached_load;
 mod decode;
 mod download;
 mod gguf;
 mod memory;
 mod options;
 pub mod prefill;
+mod quantized_cache;
 mod request;
 mod source;
 
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
 pub use gguf::check_gguf;
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
+pub use quantized_cache::{QuantizedCache, QuantizedCacheUse};
 use request::{Continuation, RequestSettings};
 pub use request::{LogitsOverride, StepHook};
 pub use source::{ModelSource, SourceError, check_glm4_moe_lite};
@@ -47,6 +50,16 @@ pub struct LoadEvent {
 /// Where load events go; shared with the download watcher's task.
 pub type LoadProgress = Arc<dyn Fn(LoadEvent) + Send + Sync>;
 
+/// What a load may use besides [`LocalOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadSettings {
+    /// The most device memory (GPU memory, or RAM on CPU) the model may
+    /// use (`--memory-limit`); `None`: what is available.
+    pub memory_limit: Option<u64>,
+    /// Where quantized copies of `--isq` loads are kept (on by default).
+    pub quantized_cache: QuantizedCache,
+}
+
 /// A loaded model.
 pub struct LocalEngine {
     model: Arc<mistralrs::Model>,
@@ -60,6 +73,7 @@ pub struct LocalEngine {
     last_prompt: Arc<Mutex<Vec<u32>>>,
     step_hook: Mutex<Option<StepHook>>,
     logits_override: Mutex<Option<LogitsOverride>>,
+    quantized_cache: QuantizedCacheUse,
 }
 
 impl LocalEngine {
@@ -76,6 +90,22 @@ impl LocalEngine {
         memory_limit: Option<u64>,
         progress: LoadProgress,
     ) -> Result<Self, EngineError> {
+        let settings = LoadSettings {
+            memory_limit,
+            ..LoadSettings::default()
+        };
+        Self::load_with(options, &settings, progress).await
+    }
+
+    /// Loads the model `options` name as `settings` allow. A model that
+    /// cannot fit is refused before it is downloaded or loaded; an `--isq`
+    /// load reads or writes its quantized copy (see `quantized_cache`).
+    pub async fn load_with(
+        options: &LocalOptions,
+        settings: &LoadSettings,
+        progress: LoadProgress,
+    ) -> Result<Self, EngineError> {
+        let memory_limit = settings.memory_limit;
         let started = Instant::now();
         let report = |stage: &'static str, message: String, bytes_total: Option<u64>| {
             progress(LoadEvent {
@@ -171,7 +201,16 @@ impl LocalEngine {
             ),
             source.local_size(),
         );
-        let built = options::build(&source, options, device).await;
+        let note = |message: String| report("loading", message, None);
+        let (built, quantized_cache) = cached_load::build(
+            &source,
+            options,
+            device,
+            &settings.quantized_cache,
+            memory.as_ref(),
+            &note,
+        )
+        .await;
         stop_watching.cancel();
         let model = built.map_err(|e| {
             let detail = e.to_string();
@@ -202,7 +241,13 @@ impl LocalEngine {
             last_prompt: Arc::new(Mutex::new(Vec::new())),
             step_hook: Mutex::new(None),
             logits_override: Mutex::new(None),
+            quantized_cache,
         })
+    }
+
+    /// What this load did with the quantized cache.
+    pub fn quantized_cache_use(&self) -> &QuantizedCacheUse {
+        &self.quantized_cache
     }
 
     /// The context window requests are checked against.

@@ -1,11 +1,12 @@
 //! Options of the local engine and how they map onto mistralrs's builders.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use mistralrs::{
     Device, GgufModelBuilder, IsqType, MemoryGpuConfig, ModelDType, PagedAttentionMetaBuilder,
-    TextModelBuilder,
+    TextModelBuilder, UqffTextModelBuilder,
 };
 
 use super::source::ModelSource;
@@ -41,7 +42,7 @@ impl IsqChoice {
         }
     }
 
-    fn isq_type(self) -> Option<IsqType> {
+    pub(super) fn isq_type(self) -> Option<IsqType> {
         match self {
             IsqChoice::Q4k => Some(IsqType::Q4K),
             IsqChoice::Q6k => Some(IsqType::Q6K),
@@ -184,12 +185,25 @@ pub(super) fn paged_config(
     Ok(Some(meta.build()?))
 }
 
+/// Where a text model's weights come from (see `quantized_cache`).
+#[derive(Debug, Clone)]
+pub(super) enum WeightsFrom {
+    /// The checkpoint, quantized at load time when `--isq` asks.
+    Checkpoint,
+    /// The checkpoint, quantized, and the result written as UQFF to this
+    /// path for the next start.
+    CheckpointWritingUqff(PathBuf),
+    /// A quantized copy: the directory and its UQFF shards' names.
+    Uqff { dir: PathBuf, shards: Vec<String> },
+}
+
 /// Builds the mistralrs model. On CPU the activations run in f32 (fast and
 /// exact there); PagedAttention as [`paged_config`] decides.
 pub(super) async fn build(
     source: &ModelSource,
     options: &LocalOptions,
     device: Device,
+    weights: WeightsFrom,
 ) -> anyhow::Result<mistralrs::Model> {
     let on_cpu = device.is_cpu();
     let paged = paged_config(options, &device)?;
@@ -215,31 +229,44 @@ pub(super) async fn build(
             }
             Ok(builder.build().await?)
         }
-        ModelSource::Directory(dir) => {
-            let builder = TextModelBuilder::new(dir.display().to_string());
-            finish_text_builder(builder, options, device, on_cpu, paged).await
+        ModelSource::Directory(_) | ModelSource::Hub(_) => {
+            let id = match source {
+                ModelSource::Directory(dir) => dir.display().to_string(),
+                _ => options.model.clone(),
+            };
+            let mut builder = match weights {
+                // The copy holds the quantized layers and everything else
+                // (residual.safetensors, config, tokenizer): no ISQ runs.
+                WeightsFrom::Uqff { dir, shards } => {
+                    let shards = shards.into_iter().map(PathBuf::from).collect();
+                    UqffTextModelBuilder::new(dir.display().to_string(), shards).into_inner()
+                }
+                WeightsFrom::Checkpoint => with_isq(TextModelBuilder::new(id), options),
+                WeightsFrom::CheckpointWritingUqff(path) => {
+                    with_isq(TextModelBuilder::new(id), options).write_uqff(path)
+                }
+            };
+            builder = builder.with_device(device);
+            if on_cpu {
+                builder = builder.with_force_cpu().with_dtype(ModelDType::F32);
+            }
+            finish_text_builder(builder, options, paged).await
         }
-        ModelSource::Hub(id) => {
-            let builder = TextModelBuilder::new(id);
-            finish_text_builder(builder, options, device, on_cpu, paged).await
-        }
+    }
+}
+
+fn with_isq(builder: TextModelBuilder, options: &LocalOptions) -> TextModelBuilder {
+    match options.isq.isq_type() {
+        Some(isq) => builder.with_isq(isq),
+        None => builder,
     }
 }
 
 async fn finish_text_builder(
     mut builder: TextModelBuilder,
     options: &LocalOptions,
-    device: Device,
-    on_cpu: bool,
     paged: Option<mistralrs::PagedAttentionConfig>,
 ) -> anyhow::Result<mistralrs::Model> {
-    builder = builder.with_device(device);
-    if on_cpu {
-        builder = builder.with_force_cpu().with_dtype(ModelDType::F32);
-    }
-    if let Some(isq) = options.isq.isq_type() {
-        builder = builder.with_isq(isq);
-    }
     if let Some(paged) = paged {
         builder = builder.with_paged_attn(paged);
     }
