@@ -388,6 +388,65 @@ async fn a_copy_mistralrs_cannot_parse_falls_back_with_a_warning() {
     a_damaged_copy_is_rewritten(scramble_header, "unparsable").await;
 }
 
+/// The tiny checkpoint as generated: `kv_b_proj`'s rows of 16 are too short
+/// for Q8_0, ISQ leaves it unquantized and mistralrs 0.8.1 cannot write it.
+/// The first start still loads (a second time, without the copy) and
+/// records why; later starts load once and say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_mistralrs_cannot_write_is_not_tried_again() {
+    let model = tempfile::tempdir().expect("temp dir");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let options = tiny_glm::TinyGlmOptions {
+        layout: ExpertLayout::PerExpert,
+        ..common::tiny_glm_options(WeightType::Bf16, 3)
+    };
+    tiny_glm::write(model.path(), &options).expect("checkpoint written");
+    let retried = "while writing its quantized copy failed";
+
+    let first = load(
+        model.path(),
+        IsqChoice::Q8_0,
+        QuantizedCache::at(cache.path()),
+    )
+    .await;
+    assert!(
+        matches!(
+            first.engine.quantized_cache_use(),
+            QuantizedCacheUse::NotWritten { .. }
+        ),
+        "{:?}",
+        first.engine.quantized_cache_use()
+    );
+    assert!(
+        first.messages.iter().any(|m| m.contains(retried)),
+        "{:?}",
+        first.messages
+    );
+    let (answer, _) = logits_of(&first.engine).await;
+    drop(first);
+
+    let second = load(
+        model.path(),
+        IsqChoice::Q8_0,
+        QuantizedCache::at(cache.path()),
+    )
+    .await;
+    assert!(
+        !second.messages.iter().any(|m| m.contains(retried)),
+        "{:?}",
+        second.messages
+    );
+    assert!(
+        second
+            .messages
+            .iter()
+            .any(|m| m.contains("could not write them")),
+        "{:?}",
+        second.messages
+    );
+    assert!(logits_of(&second.engine).await.0 == answer);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_isq_the_cache_is_not_involved() {
     let model = tempfile::tempdir().expect("temp dir");

@@ -5,11 +5,13 @@
 //! be used is reported in one line and rewritten; a copy that cannot be
 //! written never fails the load.
 
+use std::path::Path;
+
 use mistralrs::Device;
 
 use super::options::{self, LocalOptions, WeightsFrom};
 use super::quantized_cache::{
-    self, CacheKey, CachedCopy, PendingCopy, QuantizedCache, QuantizedCacheUse,
+    self, CacheKey, CachedCopy, Found, PendingCopy, QuantizedCache, QuantizedCacheUse,
 };
 use super::source::ModelSource;
 use super::{MemoryCheck, memory};
@@ -50,7 +52,16 @@ pub(super) async fn build(
         let found = CacheKey::of(checkpoint, options.isq, kind)
             .and_then(|key| quantized_cache::lookup(&target, &key));
         match found {
-            Ok(Some(copy)) => {
+            Ok(Some(Found::Unwritable(reason))) => {
+                note(format!(
+                    "not keeping the quantized weights of {}: mistralrs could not write them ({reason}); delete {} to try again",
+                    options.model,
+                    target.display()
+                ));
+                let built = options::build(source, options, device, WeightsFrom::Checkpoint).await;
+                return (built, QuantizedCacheUse::NotWritten { reason });
+            }
+            Ok(Some(Found::Copy(copy))) => {
                 note(format!(
                     "loading {} (isq {}) from its quantized copy in {}",
                     options.model,
@@ -101,13 +112,20 @@ pub(super) async fn build(
         Err(error) => {
             // The copy may be what failed (mistralrs writes it inside the
             // load): a load without it must not fail for that.
-            drop(pending);
             let reason = first_line(&error.to_string());
             note(format!(
                 "warning: loading {} while writing its quantized copy failed ({reason}); loading it without",
                 options.model
             ));
             let built = options::build(source, options, device, WeightsFrom::Checkpoint).await;
+            if built.is_ok()
+                && let Some(dir) = source.local_dir()
+                && let Ok(key) = CacheKey::of(&dir, options.isq, kind)
+            {
+                // The checkpoint loads: the copy was what failed. Later
+                // starts skip it rather than load twice.
+                let _ = pending.give_up(&key, &reason);
+            }
             return (built, QuantizedCacheUse::NotWritten { reason });
         }
     };
@@ -146,14 +164,62 @@ pub(super) async fn build(
 fn copy_room(
     memory: Option<&MemoryCheck>,
     options: &LocalOptions,
-    root: &std::path::Path,
+    root: &Path,
 ) -> Result<(), String> {
     let Some(MemoryCheck { query, budget }) = memory else {
         return Ok(());
     };
     memory::copy_fits(query, budget, options.isq)?;
     let copy = query.weights.loaded_bytes(options.isq, budget.kind);
-    quantized_cache::disk_fits(root, copy)
+    disk_fits(root, copy)
+}
+
+/// Whether the disk holding `root` has room for a copy of about `bytes`
+/// (with a tenth to spare): a copy that fills the disk would fail the load
+/// it is written in. `Err` says what is missing; an unknown size does not
+/// refuse.
+fn disk_fits(root: &Path, bytes: u64) -> Result<(), String> {
+    let Some(free) = free_disk(root) else {
+        return Ok(());
+    };
+    let need = bytes + bytes / 10;
+    if free < need {
+        return Err(format!(
+            "it needs about {:.1} GiB of disk in {} and {:.1} GiB is free",
+            need as f64 / GIB,
+            root.display(),
+            free as f64 / GIB
+        ));
+    }
+    Ok(())
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Bytes an unprivileged user may still write on the file system holding
+/// `path` (or its nearest existing ancestor).
+fn free_disk(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+        let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `c_path` is a valid C string and `stats` is written by
+        // statvfs before it is read (only when it returns 0).
+        let stats = unsafe {
+            if libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) != 0 {
+                return None;
+            }
+            stats.assume_init()
+        };
+        Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = existing;
+        None
+    }
 }
 
 /// Loads `copy`; any failure, a panic inside mistralrs included, is its

@@ -74,54 +74,6 @@ impl QuantizedCache {
     }
 }
 
-/// Whether the disk holding `root` has room for a copy of about `bytes`
-/// (with a tenth to spare): a copy that fills the disk would fail the load
-/// it is written in. `Err` says what is missing; an unknown size does not
-/// refuse.
-pub fn disk_fits(root: &Path, bytes: u64) -> Result<(), String> {
-    let Some(free) = free_disk(root) else {
-        return Ok(());
-    };
-    let need = bytes + bytes / 10;
-    if free < need {
-        return Err(format!(
-            "it needs about {:.1} GiB of disk in {} and {:.1} GiB is free",
-            need as f64 / GIB,
-            root.display(),
-            free as f64 / GIB
-        ));
-    }
-    Ok(())
-}
-
-const GIB: f64 = (1u64 << 30) as f64;
-
-/// Bytes an unprivileged user may still write on the file system holding
-/// `path` (or its nearest existing ancestor).
-fn free_disk(path: &Path) -> Option<u64> {
-    let existing = path.ancestors().find(|p| p.exists())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let c_path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
-        let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-        // SAFETY: `c_path` is a valid C string and `stats` is written by
-        // statvfs before it is read (only when it returns 0).
-        let stats = unsafe {
-            if libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) != 0 {
-                return None;
-            }
-            stats.assume_init()
-        };
-        Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = existing;
-        None
-    }
-}
-
 /// What a load did with the cache, as [`super::LocalEngine`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuantizedCacheUse {
@@ -227,6 +179,10 @@ impl CacheKey {
 struct EntryFile {
     key: CacheKey,
     files: BTreeMap<String, u64>,
+    /// Why mistralrs could not write a copy for this key: later starts
+    /// quantize without trying again (each try costs a second load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unwritable: Option<String>,
 }
 
 /// The entry directory for `model` (as `--model` named it, resolved to
@@ -274,11 +230,19 @@ pub struct CachedCopy {
     pub shards: Vec<String>,
 }
 
+/// What an entry for the key holds.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Copy(CachedCopy),
+    /// mistralrs could not write a copy of these weights, for this reason.
+    Unwritable(String),
+}
+
 /// Looks `dir` up for `key`: `Ok(None)` when there is no entry or it was
 /// made from other weights or another engine (then it will be replaced);
 /// an error when an entry for this key is damaged (a file missing or cut
 /// short).
-pub fn lookup(dir: &Path, key: &CacheKey) -> Result<Option<CachedCopy>, CacheError> {
+pub fn lookup(dir: &Path, key: &CacheKey) -> Result<Option<Found>, CacheError> {
     let entry_path = dir.join(ENTRY_FILE);
     let text = match std::fs::read_to_string(&entry_path) {
         Ok(text) => text,
@@ -294,6 +258,9 @@ pub fn lookup(dir: &Path, key: &CacheKey) -> Result<Option<CachedCopy>, CacheErr
         serde_json::from_str(&text).map_err(|_| CacheError::NoEntry(dir.to_path_buf()))?;
     if entry.key != *key {
         return Ok(None);
+    }
+    if let Some(reason) = entry.unwritable {
+        return Ok(Some(Found::Unwritable(reason)));
     }
     for (name, &expected) in &entry.files {
         let path = dir.join(name);
@@ -315,10 +282,10 @@ pub fn lookup(dir: &Path, key: &CacheKey) -> Result<Option<CachedCopy>, CacheErr
     if shards.is_empty() {
         return Err(CacheError::NoEntry(dir.to_path_buf()));
     }
-    Ok(Some(CachedCopy {
+    Ok(Some(Found::Copy(CachedCopy {
         dir: dir.to_path_buf(),
         shards,
-    }))
+    })))
 }
 
 /// `weights-N.uqff` among `names`, by N.
@@ -395,9 +362,33 @@ impl PendingCopy {
         let entry = EntryFile {
             key: key.clone(),
             files,
+            unwritable: None,
         };
+        Ok((self.publish(&entry)?, bytes))
+    }
+
+    /// Records that mistralrs could not write a copy for `key` (`reason`),
+    /// in place of what it left, so later starts do not try again.
+    pub fn give_up(self, key: &CacheKey, reason: &str) -> Result<PathBuf, CacheError> {
+        let dir = self.temp.path();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        self.publish(&EntryFile {
+            key: key.clone(),
+            files: BTreeMap::new(),
+            unwritable: Some(reason.to_string()),
+        })
+    }
+
+    /// Writes `entry` into the temporary directory and renames it into
+    /// place.
+    fn publish(self, entry: &EntryFile) -> Result<PathBuf, CacheError> {
+        let dir = self.temp.path();
         let entry_path = dir.join(ENTRY_FILE);
-        let text = serde_json::to_string_pretty(&entry).unwrap_or_default();
+        let text = serde_json::to_string_pretty(entry).unwrap_or_default();
         std::fs::write(&entry_path, text).map_err(|error| CacheError::Write {
             path: entry_path,
             error,
@@ -420,7 +411,7 @@ impl PendingCopy {
             let _ = std::fs::remove_dir_all(&temp);
             return Err(write_error(error));
         }
-        Ok((self.target, bytes))
+        Ok(self.target)
     }
 }
 

@@ -37,7 +37,9 @@ fn an_entry_is_found_for_its_key_only_and_holds_the_shipped_tokenizer() {
     let key = CacheKey::of(model.path(), IsqChoice::Q8_0, "cpu").expect("key");
     let dir = written_entry(root.path(), model.path(), &key);
 
-    let copy = lookup(&dir, &key).expect("readable").expect("found");
+    let Some(Found::Copy(copy)) = lookup(&dir, &key).expect("readable") else {
+        panic!("no copy found");
+    };
     assert_eq!(
         copy.shards,
         ["weights-0.uqff", "weights-1.uqff", "weights-10.uqff"]
