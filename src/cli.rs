@@ -11,7 +11,7 @@ use crate::agent::{DEFAULT_MAX_TURNS, GuardSettings};
 use crate::approval::ApprovalPolicy;
 use crate::config::Config;
 use crate::engine::OpenOptions;
-use crate::engine::local::{DeviceChoice, IsqChoice};
+use crate::engine::local::{DeviceChoice, IsqChoice, QuantizedCache};
 use crate::engine::paged_attn::PagedAttnChoice;
 use crate::scratch::ApplyMode;
 use crate::tools::{CheckCommand, EnvPolicy, SandboxPolicy, ShellPolicy};
@@ -59,6 +59,12 @@ pub struct RunArgs {
     /// refused before it is downloaded or loaded, naming what would fit.
     #[arg(long, value_name = "GIB", value_parser = parse_memory_limit)]
     pub memory_limit: Option<f64>,
+
+    /// Quantize a local model with --isq on every start instead of keeping
+    /// its quantized weights in ~/.cache/glint/quantized and loading them
+    /// on later starts.
+    #[arg(long)]
+    pub no_quantized_cache: bool,
 
     /// Keep a local model's KV cache in PagedAttention's blocks: auto (on
     /// with CUDA, off elsewhere), on (a GPU only), or off.
@@ -238,6 +244,16 @@ impl RunArgs {
         }
     }
 
+    /// Where a local model's quantized weights are kept between starts
+    /// (`--no-quantized-cache`, `quantized_cache = false`: nowhere).
+    pub fn quantized_cache(&self) -> QuantizedCache {
+        if self.no_quantized_cache {
+            QuantizedCache::off()
+        } else {
+            QuantizedCache::default()
+        }
+    }
+
     /// How the shell tool runs commands.
     pub fn shell_policy(&self) -> ShellPolicy {
         ShellPolicy {
@@ -286,6 +302,11 @@ impl RunArgs {
             &mut self.memory_limit,
             &config.memory_limit,
         );
+        if !given("no_quantized_cache")
+            && let Some(keep) = config.quantized_cache
+        {
+            self.no_quantized_cache = !keep;
+        }
         pick(given("max_turns"), &mut self.max_turns, &config.max_turns);
         pick_opt(
             given("temperature"),

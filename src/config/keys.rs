@@ -75,6 +75,14 @@ pub(super) const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "quantized_cache",
+        takes: "true or false",
+        set: |c, v| {
+            c.quantized_cache = Some(v.as_bool().ok_or(())?);
+            Ok(())
+        },
+    },
+    Key {
         name: "max_turns",
         takes: "a whole number of model turns, at least 1",
         set: |c, v| {

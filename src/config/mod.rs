@@ -37,6 +37,9 @@ pub struct Config {
     pub max_context: Option<u64>,
     /// `memory_limit`: GiB a local model may use at most.
     pub memory_limit: Option<f64>,
+    /// `quantized_cache`: whether `--isq` loads keep and reuse a quantized
+    /// copy of the weights.
+    pub quantized_cache: Option<bool>,
     pub max_turns: Option<u32>,
     pub thinking: Option<bool>,
     pub temperature: Option<f64>,
