@@ -236,6 +236,7 @@ impl RunArgs {
             device: self.device,
             max_context: self.max_context.map(|n| n as usize),
             memory_limit: self.memory_limit.map(gib_to_bytes),
+            quantized_cache: self.quantized_cache(),
             paged_attn: self.paged_attn,
             temperature: self.temperature,
             top_p: self.top_p,

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::http::{HttpConfig, HttpModel, Provider};
-use super::local::{DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling};
+use super::local::{
+    DeviceChoice, IsqChoice, LoadProgress, LoadSettings, LocalEngine, LocalOptions, QuantizedCache,
+    Sampling,
+};
 use super::paged_attn::{self, PagedAttnChoice};
 use super::scripted::ScriptedModel;
 use super::{GlmModel, Model};
@@ -79,6 +82,9 @@ pub struct OpenOptions {
     /// `--memory-limit` in bytes: the most device memory (GPU memory, or
     /// RAM on CPU) a local model may use; `None`: what is available.
     pub memory_limit: Option<u64>,
+    /// Where a local `--isq` model's quantized weights are kept between
+    /// starts (`--no-quantized-cache`: nowhere).
+    pub quantized_cache: QuantizedCache,
     /// `--paged-attn`, for a local model.
     pub paged_attn: PagedAttnChoice,
     /// Sampling as given on the command line; unset values keep each
@@ -99,6 +105,7 @@ impl Default for OpenOptions {
             device: DeviceChoice::Auto,
             max_context: None,
             memory_limit: None,
+            quantized_cache: QuantizedCache::default(),
             paged_attn: PagedAttnChoice::Auto,
             temperature: None,
             top_p: None,
@@ -150,7 +157,11 @@ pub async fn open(
                 prefix_cache: true,
                 paged_attn: options.paged_attn,
             };
-            let engine = LocalEngine::load_within(&local, options.memory_limit, progress).await?;
+            let settings = LoadSettings {
+                memory_limit: options.memory_limit,
+                quantized_cache: options.quantized_cache.clone(),
+            };
+            let engine = LocalEngine::load_with(&local, &settings, progress).await?;
             Ok(Arc::new(GlmModel::new(engine)))
         }
     }
