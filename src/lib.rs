@@ -12,6 +12,7 @@ pub mod config;
 pub mod conversation;
 pub mod dev;
 pub mod engine;
+pub mod file_names;
 pub mod glm;
 pub mod headless;
 pub mod logging;

@@ -331,18 +331,8 @@ fn new_id() -> String {
 /// `<dir name>-<16 hex digits of the path's hash>`: readable, and unique
 /// per workspace path.
 fn workspace_dir(root: &Path) -> String {
-    let name: String = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    let name: String = crate::file_names::readable_file_name(root)
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
         .take(40)
         .collect();
     let key = git2::Oid::hash_object(git2::ObjectType::Blob, root.as_os_str().as_encoded_bytes())

@@ -195,19 +195,7 @@ pub fn entry_dir(
     isq: IsqChoice,
     device: &str,
 ) -> PathBuf {
-    let readable: String = Path::new(model)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let readable = crate::file_names::readable_file_name(Path::new(model));
     // Two directories with the same last name must not share an entry;
     // a hash of the full path (or Hub id) keeps them apart.
     let full = dir
