@@ -1,6 +1,12 @@
 //! Per-hunk review arithmetic: applying a chosen subset of a proposal's
 //! hunks gives exactly the expected file, byte for byte, whatever the line
 //! endings and final newlines (property-tested over random edits).
+//!
+//! The properties compare against oracles built from the one diff of
+//! `before` and `after`, never against a fresh diff of a partial result: a
+//! line diff is not canonical (with repeated lines, `before` → result may
+//! align differently and split one accepted hunk into two), so counting the
+//! hunks of a re-diff tests the diff algorithm, not `apply`.
 
 use proptest::prelude::*;
 use similar::{DiffOp, TextDiff};
@@ -115,6 +121,28 @@ fn oracle(before: &str, after: &str, accepted: &[bool]) -> String {
     out
 }
 
+/// The expected file, built from the hunks' line ranges alone: old lines
+/// between hunks, then each hunk's new lines if accepted, else its old ones.
+/// Independent of [`oracle`]'s op-by-op walk, so a hunk whose ranges and ops
+/// disagree fails one of the two.
+fn splice(before: &str, after: &str, accepted: &[bool]) -> String {
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let mut out = String::new();
+    let mut old_at = 0;
+    for (index, hunk) in hunks(before, after).iter().enumerate() {
+        out.extend(old[old_at..hunk.old.start].iter().copied());
+        if accepted.get(index).copied().unwrap_or(false) {
+            out.extend(new[hunk.new.clone()].iter().copied());
+        } else {
+            out.extend(old[hunk.old.clone()].iter().copied());
+        }
+        old_at = hunk.old.end;
+    }
+    out.extend(old[old_at..].iter().copied());
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -132,15 +160,15 @@ proptest! {
 
         let result = apply(&before, &after, &mask);
         prop_assert_eq!(&result, &oracle(&before, &after, &mask));
+        prop_assert_eq!(&result, &splice(&before, &after, &mask));
 
-        // The accepted hunks are all that separates the result from the
-        // original, and the rejected ones all that separates it from the
-        // proposal: as many hunks each way, and applying the rest of the
-        // proposal to the result gives the proposal.
+        // The result differs from the original exactly when a hunk was
+        // taken, and from the proposal exactly when one was left; the rest
+        // of the proposal applied to the result gives the proposal.
         let taken = (0..all.len()).filter(|&i| mask.get(i).copied().unwrap_or(false)).count();
+        prop_assert_eq!(result != before, taken > 0);
+        prop_assert_eq!(result != after, taken < all.len());
         let rest = hunks(&result, &after);
-        prop_assert_eq!(hunks(&before, &result).len(), taken);
-        prop_assert_eq!(rest.len(), all.len() - taken);
         prop_assert_eq!(apply(&result, &after, &vec![true; rest.len()]), after.clone());
         // Each hunk's new lines count matches its old lines count plus its
         // net change, and the hunks are in order without overlap.
@@ -162,8 +190,9 @@ proptest! {
         for i in 0..total {
             mask[i] = true;
             let next = apply(&before, &after, &mask);
-            // The step changes exactly one hunk's worth.
-            prop_assert_eq!(hunks(&current, &next).len(), 1);
+            // The step changes the file, by exactly hunk i's lines.
+            prop_assert_ne!(&current, &next);
+            prop_assert_eq!(&next, &splice(&before, &after, &mask));
             current = next;
         }
         prop_assert_eq!(current, after);
@@ -183,4 +212,22 @@ fn line_endings_and_final_newlines_survive_a_partial_apply() {
         apply(before, after, &[false, true]),
         "one\r\ntwo\r\nthree\nfour\nfive\nsix\nseven\neight\nnine\nTEN\n"
     );
+}
+
+/// The input that failed CI at stop 22: taking only the second hunk is
+/// right, though a fresh diff of the original against the result splits it
+/// in two (repeated `a` lines let the diff align either way).
+#[test]
+fn a_partial_apply_that_a_re_diff_splits_is_still_exact() {
+    let before = "a\r\na\r\na\na\r\na\na\r\nb\r\na\r\nb\r\nb\r\na\r\na\r\nfn x() {\nb\r\nfn x() {\na\r\na\r\na\r\na\r\na\r\na\r\na\na\r\na\r\na\r\na\r\na\r\na\r\na";
+    let after = "a\r\nz\r\na\r\nz\nz\nz\nz\nb\r\nz\na\r\na\na\nfn x() {\na\r\na\r\na\r\na\r\na\r\na\r\na\r\na\na\r\na\r\na\r\na\r\na\r\na\r\na\n";
+    let mask = [false, true];
+    assert_eq!(hunks(before, after).len(), 2);
+    let result = apply(before, after, &mask);
+    assert_eq!(result, oracle(before, after, &mask));
+    assert_eq!(result, splice(before, after, &mask));
+    // The first hunk's edits are absent, the second's present.
+    assert!(result.starts_with("a\r\na\r\na\na\r\n"));
+    assert_ne!(result, before);
+    assert_ne!(result, after);
 }
