@@ -166,6 +166,37 @@ fn widen_latent(dir: &Path, rank: usize) {
     }
 }
 
+/// [`load`] at Q8_0 through the cache in `cache`.
+async fn load_q8_0(checkpoint: &Path, cache: &Path) -> Loaded {
+    load(checkpoint, IsqChoice::Q8_0, QuantizedCache::at(cache)).await
+}
+
+/// A per-expert checkpoint whose first Q8_0 load has written its copy, with
+/// that load's answer: the starting point of the stale and damaged copies.
+struct WrittenCopy {
+    model: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    entry: std::path::PathBuf,
+    logits: Vec<Vec<f32>>,
+    text: String,
+}
+
+async fn write_copy() -> WrittenCopy {
+    let model = tempfile::tempdir().expect("temp dir");
+    let cache = tempfile::tempdir().expect("temp dir");
+    checkpoint(model.path(), ExpertLayout::PerExpert, None, 3);
+    let first = load_q8_0(model.path(), cache.path()).await;
+    let entry = written_dir(first.engine.quantized_cache_use());
+    let (logits, text) = logits_of(&first.engine).await;
+    WrittenCopy {
+        model,
+        cache,
+        entry,
+        logits,
+        text,
+    }
+}
+
 fn written_dir(used: &QuantizedCacheUse) -> std::path::PathBuf {
     match used {
         QuantizedCacheUse::Written { dir, .. } => dir.clone(),
@@ -258,27 +289,17 @@ async fn per_expert_checkpoint_q4k_reads_its_copy_with_identical_logits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_checkpoint_is_quantized_again_not_read_stale() {
-    let model = tempfile::tempdir().expect("temp dir");
-    let cache = tempfile::tempdir().expect("temp dir");
-    checkpoint(model.path(), ExpertLayout::PerExpert, None, 3);
-    let first = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
-    let entry = written_dir(first.engine.quantized_cache_use());
-    let (old, _) = logits_of(&first.engine).await;
-    drop(first);
+    let WrittenCopy {
+        model,
+        cache,
+        entry,
+        logits: old,
+        ..
+    } = write_copy().await;
 
     // Other weights of the same shapes: the files keep their names and sizes.
     checkpoint(model.path(), ExpertLayout::PerExpert, None, 4);
-    let changed = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
+    let changed = load_q8_0(model.path(), cache.path()).await;
     match changed.engine.quantized_cache_use() {
         QuantizedCacheUse::Written {
             dir,
@@ -291,12 +312,7 @@ async fn a_changed_checkpoint_is_quantized_again_not_read_stale() {
     assert!(old != new, "the changed weights must give other logits");
     drop(changed);
 
-    let again = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
+    let again = load_q8_0(model.path(), cache.path()).await;
     assert_eq!(
         again.engine.quantized_cache_use(),
         &QuantizedCacheUse::Read { dir: entry }
@@ -307,26 +323,16 @@ async fn a_changed_checkpoint_is_quantized_again_not_read_stale() {
 /// Damages the copy with `damage`, then loads: one warning line, the copy
 /// rewritten, the same answer as before.
 async fn a_damaged_copy_is_rewritten(damage: fn(&Path), what: &str) {
-    let model = tempfile::tempdir().expect("temp dir");
-    let cache = tempfile::tempdir().expect("temp dir");
-    checkpoint(model.path(), ExpertLayout::PerExpert, None, 3);
-    let first = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
-    let entry = written_dir(first.engine.quantized_cache_use());
-    let (before, text_before) = logits_of(&first.engine).await;
-    drop(first);
+    let WrittenCopy {
+        model,
+        cache,
+        entry,
+        logits: before,
+        text: text_before,
+    } = write_copy().await;
 
     damage(&shard(&entry));
-    let after = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
+    let after = load_q8_0(model.path(), cache.path()).await;
     let warnings: Vec<_> = after
         .messages
         .iter()
@@ -350,12 +356,7 @@ async fn a_damaged_copy_is_rewritten(damage: fn(&Path), what: &str) {
     assert_eq!(text, text_before);
     drop(after);
 
-    let again = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
+    let again = load_q8_0(model.path(), cache.path()).await;
     assert_eq!(
         again.engine.quantized_cache_use(),
         &QuantizedCacheUse::Read { dir: entry },
@@ -403,12 +404,7 @@ async fn a_copy_mistralrs_cannot_write_is_not_tried_again() {
     tiny_glm::write(model.path(), &options).expect("checkpoint written");
     let retried = "while writing its quantized copy failed";
 
-    let first = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
+    let first = load_q8_0(model.path(), cache.path()).await;
     assert!(
         matches!(
             first.engine.quantized_cache_use(),
@@ -425,12 +421,7 @@ async fn a_copy_mistralrs_cannot_write_is_not_tried_again() {
     let (answer, _) = logits_of(&first.engine).await;
     drop(first);
 
-    let second = load(
-        model.path(),
-        IsqChoice::Q8_0,
-        QuantizedCache::at(cache.path()),
-    )
-    .await;
+    let second = load_q8_0(model.path(), cache.path()).await;
     assert!(
         !second.messages.iter().any(|m| m.contains(retried)),
         "{:?}",
