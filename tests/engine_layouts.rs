@@ -165,9 +165,6 @@ async fn per_expert_and_stacked_f32_checkpoints_give_identical_logits() {
 /// same text as the stacked layout of the same weights.
 #[tokio::test(flavor = "multi_thread")]
 async fn glint_runs_both_layouts_on_cpu_with_the_same_text() {
-    use futures::StreamExt;
-    use glint::engine::{RawChunk, RawCompletion, RawCompletionRequest};
-
     let mut texts = Vec::new();
     for layout in [ExpertLayout::PerExpert, ExpertLayout::Stacked] {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -177,18 +174,9 @@ async fn glint_runs_both_layouts_on_cpu_with_the_same_text() {
         };
         tiny_glm::write(dir.path(), &options).expect("checkpoint written");
         let engine = common::load(&common::greedy(&dir.path().display().to_string(), 6)).await;
-        let mut stream = engine.complete(RawCompletionRequest {
-            prompt: "[gMASK]<sop><|user|>hello<|assistant|>".into(),
-            stop: Vec::new(),
-        });
-        let mut text = String::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(RawChunk::Text(delta)) => text.push_str(&delta),
-                Ok(_) => {}
-                Err(e) => panic!("{layout:?}: {e}"),
-            }
-        }
+        let text = common::completion_text(&engine, "[gMASK]<sop><|user|>hello<|assistant|>")
+            .await
+            .unwrap_or_else(|e| panic!("{layout:?}: {e}"));
         assert!(!text.is_empty(), "{layout:?} produced no text");
         texts.push(text);
     }

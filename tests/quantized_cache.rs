@@ -9,12 +9,10 @@ mod common;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use futures::StreamExt;
 use glint::dev::tiny_glm::{self, ExpertLayout, WeightType};
 use glint::engine::local::{
     IsqChoice, LoadEvent, LoadSettings, LocalEngine, QuantizedCache, QuantizedCacheUse,
 };
-use glint::engine::{RawChunk, RawCompletion, RawCompletionRequest};
 
 const PROMPT: &str = "[gMASK]<sop><|user|>hello there<|assistant|>";
 const NEW_TOKENS: usize = 5;
@@ -23,6 +21,13 @@ const NEW_TOKENS: usize = 5;
 struct Loaded {
     engine: LocalEngine,
     messages: Vec<String>,
+}
+
+impl Loaded {
+    /// Whether one of the load's messages contains `part`.
+    fn said(&self, part: &str) -> bool {
+        self.messages.iter().any(|m| m.contains(part))
+    }
 }
 
 async fn load(checkpoint: &Path, isq: IsqChoice, cache: QuantizedCache) -> Loaded {
@@ -66,18 +71,9 @@ async fn logits_of(engine: &LocalEngine) -> (Vec<Vec<f32>>, String) {
             Ok(())
         },
     )));
-    let mut stream = engine.complete(RawCompletionRequest {
-        prompt: PROMPT.into(),
-        stop: Vec::new(),
-    });
-    let mut text = String::new();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(RawChunk::Text(delta)) => text.push_str(&delta),
-            Ok(_) => {}
-            Err(e) => panic!("the completion failed: {e}"),
-        }
-    }
+    let text = common::completion_text(engine, PROMPT)
+        .await
+        .unwrap_or_else(|e| panic!("the completion failed: {e}"));
     let steps = std::mem::take(&mut *steps.lock().unwrap_or_else(PoisonError::into_inner));
     // A random model may end its answer early, with a stop token.
     assert!(
@@ -236,10 +232,7 @@ async fn second_load_reads_the_copy(layout: ExpertLayout, hidden: Option<usize>,
     let entry = written_dir(first.engine.quantized_cache_use());
     assert!(entry.starts_with(cache.path()));
     assert!(
-        first
-            .messages
-            .iter()
-            .any(|m| m.contains("kept the quantized weights")),
+        first.said("kept the quantized weights"),
         "{:?}",
         first.messages
     );
@@ -413,28 +406,13 @@ async fn a_copy_mistralrs_cannot_write_is_not_tried_again() {
         "{:?}",
         first.engine.quantized_cache_use()
     );
-    assert!(
-        first.messages.iter().any(|m| m.contains(retried)),
-        "{:?}",
-        first.messages
-    );
+    assert!(first.said(retried), "{:?}", first.messages);
     let (answer, _) = logits_of(&first.engine).await;
     drop(first);
 
     let second = load_q8_0(model.path(), cache.path()).await;
-    assert!(
-        !second.messages.iter().any(|m| m.contains(retried)),
-        "{:?}",
-        second.messages
-    );
-    assert!(
-        second
-            .messages
-            .iter()
-            .any(|m| m.contains("could not write them")),
-        "{:?}",
-        second.messages
-    );
+    assert!(!second.said(retried), "{:?}", second.messages);
+    assert!(second.said("could not write them"), "{:?}", second.messages);
     assert!(logits_of(&second.engine).await.0 == answer);
 }
 

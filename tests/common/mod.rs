@@ -201,6 +201,27 @@ pub async fn load(
     }
 }
 
+/// The text of a completion of `prompt` (the engine's own stop settings),
+/// or the engine's error.
+pub async fn completion_text(
+    engine: &glint::engine::local::LocalEngine,
+    prompt: &str,
+) -> Result<String, String> {
+    use futures::StreamExt;
+    use glint::engine::{RawChunk, RawCompletion, RawCompletionRequest};
+    let mut stream = engine.complete(RawCompletionRequest {
+        prompt: prompt.into(),
+        stop: Vec::new(),
+    });
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        if let RawChunk::Text(delta) = chunk.map_err(|e| e.to_string())? {
+            text.push_str(&delta);
+        }
+    }
+    Ok(text)
+}
+
 /// The tiny GLM-4.7-Flash checkpoint the local-engine tests run on CPU:
 /// 2 layers, stacked experts (the layout mistralrs runs on CPU).
 pub fn tiny_glm_options(
