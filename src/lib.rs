@@ -17,6 +17,7 @@ pub mod glm;
 pub mod headless;
 pub mod logging;
 pub mod mcp;
+pub mod pids;
 pub mod prompts;
 pub mod protocol_cmd;
 pub mod repomap;

@@ -231,16 +231,10 @@ fn sweep_stale(base: &Path) {
         else {
             continue;
         };
-        if pid > 0 && !process_alive(pid) {
+        if !crate::pids::is_running(pid) {
             remove_tree(&entry.path());
         }
     }
-}
-
-fn process_alive(pid: libc::pid_t) -> bool {
-    // SAFETY: signal 0 only checks that the process exists.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Removes `dir` and everything in it, making read-only directories (which

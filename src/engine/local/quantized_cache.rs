@@ -449,33 +449,12 @@ fn remove_abandoned(root: &Path) {
         let pid = name
             .strip_prefix(".partial-")
             .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok());
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok());
         if let Some(pid) = pid
-            && !process_alive(pid)
+            && !crate::pids::is_running(pid)
         {
             let _ = std::fs::remove_dir_all(entry.path());
         }
-    }
-}
-
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    #[cfg(unix)]
-    {
-        // Signal 0 checks that the process exists without touching it.
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return false;
-        };
-        // SAFETY: kill with signal 0 sends nothing; it only reports whether
-        // `pid` names a process.
-        let result = unsafe { libc::kill(pid, 0) };
-        result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    {
-        true
     }
 }
 
