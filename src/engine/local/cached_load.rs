@@ -139,8 +139,8 @@ pub(super) async fn build(
     let used = match committed {
         Ok((dir, bytes)) => {
             note(format!(
-                "kept the quantized weights ({:.2} GiB) in {} for later starts",
-                bytes as f64 / (1u64 << 30) as f64,
+                "kept the quantized weights ({}) in {} for later starts",
+                memory::size(bytes),
                 dir.display()
             ));
             QuantizedCacheUse::Written {
@@ -185,16 +185,14 @@ fn disk_fits(root: &Path, bytes: u64) -> Result<(), String> {
     let need = bytes + bytes / 10;
     if free < need {
         return Err(format!(
-            "it needs about {:.1} GiB of disk in {} and {:.1} GiB is free",
-            need as f64 / GIB,
+            "it needs about {} of disk in {} and {} is free",
+            memory::size(need),
             root.display(),
-            free as f64 / GIB
+            memory::size(free)
         ));
     }
     Ok(())
 }
-
-const GIB: f64 = (1u64 << 30) as f64;
 
 /// Bytes an unprivileged user may still write on the file system holding
 /// `path` (or its nearest existing ancestor).

@@ -415,7 +415,7 @@ pub fn out_of_memory_advice(query: &FitQuery, budget: &Budget, tried: IsqChoice)
 
 /// A size for messages: GiB to one decimal, or MiB below 1 GiB (a small
 /// model would otherwise read "0.0 GiB").
-fn size(bytes: u64) -> String {
+pub(super) fn size(bytes: u64) -> String {
     let gib = bytes as f64 / GIB;
     if gib >= 1.0 {
         format!("{gib:.1} GiB")
