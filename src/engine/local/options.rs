@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use mistralrs::{
-    Device, GgufModelBuilder, IsqType, MemoryGpuConfig, ModelDType, PagedAttentionMetaBuilder,
-    TextModelBuilder, UqffTextModelBuilder,
+    Device, DeviceMapSetting, GgufModelBuilder, IsqType, MemoryGpuConfig, ModelDType,
+    PagedAttentionMetaBuilder, TextModelBuilder, UqffTextModelBuilder,
 };
 
 use super::source::ModelSource;
@@ -185,6 +185,22 @@ pub(super) fn paged_config(
     Ok(Some(meta.build()?))
 }
 
+/// How mistralrs places the model's layers on `device`: on a GPU, every
+/// layer on that GPU; `None` (mistralrs's choice) elsewhere.
+///
+/// Why not mistralrs's automatic mapping: glint checks the fit itself
+/// before loading (`memory::plan`, with each model's real KV cache), and
+/// mistralrs 0.8.1's mapper sizes the PagedAttention cache as a standard
+/// one for every model. For GLM-4.7-Flash that is 20 heads × 512 values per
+/// token and layer instead of its 576-value MLA latent, 17.8× too much: on an
+/// H200 with the 202,752-token window it refused a model that fits with 60
+/// GiB to spare, and on a smaller card it would map layers to the CPU and
+/// run many times slower without a word. A model that really does not fit
+/// fails with an out-of-memory error, which the load turns into advice.
+pub(super) fn device_mapping(on_gpu: bool) -> Option<DeviceMapSetting> {
+    on_gpu.then(DeviceMapSetting::dummy)
+}
+
 /// Where a text model's weights come from (see `quantized_cache`).
 #[derive(Debug, Clone)]
 pub(super) enum WeightsFrom {
@@ -217,7 +233,11 @@ pub(super) async fn build(
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let on_gpu = device.is_cuda();
             let mut builder = GgufModelBuilder::new(dir, vec![file]).with_device(device);
+            if let Some(mapping) = device_mapping(on_gpu) {
+                builder = builder.with_device_mapping(mapping);
+            }
             if on_cpu {
                 builder = builder.with_force_cpu();
             }
@@ -246,7 +266,11 @@ pub(super) async fn build(
                     with_isq(TextModelBuilder::new(id), options).write_uqff(path)
                 }
             };
+            let on_gpu = device.is_cuda();
             builder = builder.with_device(device);
+            if let Some(mapping) = device_mapping(on_gpu) {
+                builder = builder.with_device_mapping(mapping);
+            }
             if on_cpu {
                 builder = builder.with_force_cpu().with_dtype(ModelDType::F32);
             }
@@ -274,4 +298,19 @@ async fn finish_text_builder(
         builder = builder.with_prefix_cache_n(None);
     }
     builder.build().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gpu_model_is_mapped_whole_onto_its_gpu_and_a_cpu_one_left_to_mistralrs() {
+        let gpu = device_mapping(true);
+        assert!(
+            matches!(&gpu, Some(DeviceMapSetting::Map(map)) if map.device_layers().is_none()),
+            "a GPU load must bypass mistralrs's automatic mapper: {gpu:?}"
+        );
+        assert!(device_mapping(false).is_none());
+    }
 }
