@@ -138,6 +138,12 @@ pub struct CacheCheckArgs {
     /// Skip the probe turns after the session.
     #[arg(long)]
     pub no_probes: bool,
+    /// Split-prefill noise rows among the probes: fresh prompts prefilled in
+    /// two pieces (split at a quarter, a half, three quarters in turn)
+    /// against one cold prefill. In bf16 a rare row jumps far above the
+    /// rest; more rows show how often, to judge the turns' outliers by.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub noise_probes: u64,
     /// Compact the conversation before this turn, as /compact does (a
     /// summary turn, then the compacted conversation).
     #[arg(long, value_name = "TURN")]

@@ -50,8 +50,10 @@ pub struct CacheCheckOptions {
     pub tools: bool,
     pub paged_attn: PagedAttnChoice,
     /// After the session, run the probe turns (one new token, a block
-    /// boundary, the split-prefill noise row).
+    /// boundary, the split-prefill noise rows).
     pub probes: bool,
+    /// How many split-prefill noise rows the probes end with (at least 1).
+    pub noise_probes: usize,
 }
 
 /// One turn's comparison.

@@ -10,10 +10,17 @@
 //!   prefill. Both sides' KV rows come from prefills, so the difference is
 //!   the noise of computing the same prompt in another split and kernel,
 //!   measured in the same run: what the turns' differences are judged
-//!   against in bf16.
+//!   against in bf16. With `--noise-probes N`, N such rows on N prompts
+//!   split at a quarter, a half and three quarters in turn: in bf16 a rare
+//!   row jumps far above the rest (a near-tied top-k expert choice flips),
+//!   and one row cannot show how rare.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use super::{Engines, TurnKind, TurnReport};
 use crate::conversation::Message;
+use crate::dev::speed::ORDINARY;
 use crate::engine::local::prefill::PrefillLog;
 use crate::engine::paged_attn::BLOCK_SIZE;
 use crate::engine::{EngineError, TurnRequest};
@@ -21,10 +28,12 @@ use crate::engine::{EngineError, TurnRequest};
 /// Text the filler and the split-prefill prompt are made of.
 const FILLER: &str = "fn main() { let total: u64 = (1..=10).sum(); println!(\"{total}\"); } // checked, all passed.\n";
 
-/// Runs the three probes; their rows are numbered from `first_turn`.
+/// Runs the probes (one new token, a block boundary, then `noise_rows`
+/// split prefills); their rows are numbered from `first_turn`.
 pub(super) async fn run(
     engines: &mut Engines,
     first_turn: usize,
+    noise_rows: usize,
     prefill_log: &PrefillLog,
 ) -> Result<Vec<TurnReport>, EngineError> {
     let (Some(computed), Some(last)) = (engines.computed.last(), engines.last_sampled) else {
@@ -35,7 +44,7 @@ pub(super) async fn run(
     let session_tokens = computed.len();
     let mut single = computed.clone();
     single.push(last);
-    let mut reports = Vec::with_capacity(3);
+    let mut reports = Vec::with_capacity(2 + noise_rows);
     reports.push(
         engines
             .ids_turn(
@@ -63,17 +72,31 @@ pub(super) async fn run(
     );
 
     let room = engines.cached.backend().max_context() / 2;
-    let split = split_prompt(engines, session_tokens.clamp(64, room.max(64))).await?;
-    let half = split.len() / 2;
-    engines
-        .prefill_only(split[..half].to_vec(), prefill_log)
-        .await?;
-    reports.push(
+    for row in 0..noise_rows.max(1) {
+        let split = split_prompt(engines, row, session_tokens.clamp(64, room.max(64))).await?;
+        let first_piece = split_point(split.len(), row);
         engines
-            .ids_turn(first_turn + 2, TurnKind::SplitPrefill, split, prefill_log)
-            .await?,
-    );
+            .prefill_only(split[..first_piece].to_vec(), prefill_log)
+            .await?;
+        reports.push(
+            engines
+                .ids_turn(
+                    first_turn + 2 + row,
+                    TurnKind::SplitPrefill,
+                    split,
+                    prefill_log,
+                )
+                .await?,
+        );
+    }
     Ok(reports)
+}
+
+/// Where noise row `row` splits a prompt of `len` tokens: at a half, then a
+/// quarter, then three quarters, in turn.
+fn split_point(len: usize, row: usize) -> usize {
+    let quarters = [2, 1, 3][row % 3];
+    len * quarters / 4
 }
 
 /// New tokens that make a prompt of `len` tokens end on a block boundary:
@@ -84,9 +107,16 @@ fn tokens_to_boundary(len: usize, block: usize) -> usize {
 }
 
 /// A prompt of about `tokens` tokens that shares nothing past GLM's opening
-/// tokens with the session: one user message of filler, rendered as the
-/// agent renders it.
-async fn split_prompt(engines: &Engines, tokens: usize) -> Result<Vec<u32>, EngineError> {
+/// tokens with the session or another noise row's: one user message of
+/// filler, rendered as the agent renders it; after the first row, with a few
+/// ordinary ids drawn for the row right after the opening two, so that no
+/// row's prompt extends another's (text alone cannot promise that: a small
+/// tokenizer reads words it does not know as one unknown id).
+async fn split_prompt(
+    engines: &Engines,
+    row: usize,
+    tokens: usize,
+) -> Result<Vec<u32>, EngineError> {
     let per_copy = engines
         .cached
         .backend()
@@ -100,8 +130,18 @@ async fn split_prompt(engines: &Engines, tokens: usize) -> Result<Vec<u32>, Engi
         tools: Vec::new(),
         thinking: true,
     });
-    engines.cached.backend().tokenize(&rendered).await
+    let mut ids = engines.cached.backend().tokenize(&rendered).await?;
+    if row > 0 {
+        let mut rng = StdRng::seed_from_u64(row as u64);
+        let marker: Vec<u32> = (0..ROW_MARKER).map(|_| rng.gen_range(ORDINARY)).collect();
+        let at = ids.len().min(2);
+        ids.splice(at..at, marker);
+    }
+    Ok(ids)
 }
+
+/// Ids that set a noise row's prompt apart from the others'.
+const ROW_MARKER: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -117,5 +157,11 @@ mod tests {
         assert_eq!(tokens_to_boundary(30, 32), 2);
         assert_eq!(tokens_to_boundary(31, 32), 33);
         assert_eq!(tokens_to_boundary(64, 32), 32);
+    }
+
+    #[test]
+    fn noise_rows_split_at_a_half_a_quarter_and_three_quarters() {
+        let points: Vec<usize> = (0..4).map(|row| split_point(400, row)).collect();
+        assert_eq!(points, [200, 100, 300, 200]);
     }
 }

@@ -87,17 +87,55 @@ pub fn summary(report: &SessionReport) -> String {
         "turns equal to a cold prefill (same greedy tokens, logits within 0.1): {agree} of {}\n",
         checked.len()
     ));
-    if let Some(noise) = first(TurnKind::SplitPrefill) {
-        let worst = checked
-            .iter()
-            .map(|r| r.max_abs_logit_diff)
-            .fold(0.0f32, f32::max);
+    let noise: Vec<&TurnReport> = report
+        .turns
+        .iter()
+        .filter(|r| r.kind == TurnKind::SplitPrefill)
+        .collect();
+    if let [row] = noise.as_slice() {
         out.push_str(&format!(
-            "noise: the same {}-token prompt prefilled in two pieces vs one differs by {:.2e}; the cached turns by up to {worst:.2e}\n",
-            noise.prompt_tokens, noise.max_abs_logit_diff
+            "noise: the same {}-token prompt prefilled in two pieces vs one differs by {:.2e}; the cached turns by up to {:.2e}\n",
+            row.prompt_tokens,
+            row.max_abs_logit_diff,
+            spread(&checked).worst
+        ));
+    } else if !noise.is_empty() {
+        let (rows, turns) = (spread(&noise), spread(&checked));
+        out.push_str(&format!(
+            "noise: {} prompts prefilled in two pieces vs one differ by {:.2e} to {:.2e} ({} above 0.1, {} with other greedy tokens); the cached turns by {:.2e} to {:.2e} ({} of {} above 0.1, {} with other greedy tokens)\n",
+            noise.len(),
+            rows.least,
+            rows.worst,
+            rows.above,
+            rows.parted,
+            turns.least,
+            turns.worst,
+            turns.above,
+            checked.len(),
+            turns.parted
         ));
     }
     out
+}
+
+/// How far a set of rows' first-step logits are from a cold prefill's.
+struct Spread {
+    least: f32,
+    worst: f32,
+    /// Rows whose logits differ by more than 0.1.
+    above: usize,
+    /// Rows whose greedy tokens part from the cold prefill's.
+    parted: usize,
+}
+
+fn spread(rows: &[&TurnReport]) -> Spread {
+    let diffs = rows.iter().map(|r| r.max_abs_logit_diff);
+    Spread {
+        least: diffs.clone().fold(f32::INFINITY, f32::min),
+        worst: diffs.clone().fold(0.0, f32::max),
+        above: diffs.filter(|d| *d > 0.1).count(),
+        parted: rows.iter().filter(|r| !r.greedy_agrees()).count(),
+    }
 }
 
 /// Whether a row counts toward the verdict: every turn and probe but the
@@ -138,6 +176,7 @@ pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8>
         tools: !args.no_tools,
         paged_attn: args.engine.paged_attn,
         probes: !args.no_probes,
+        noise_probes: usize::try_from(args.noise_probes)?,
     };
     let long = LongSession {
         compact_at: args.compact_at.map(usize::try_from).transpose()?,

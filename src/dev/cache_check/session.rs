@@ -159,7 +159,7 @@ pub async fn run(
     }
     if options.probes {
         let first = options.turns + 1;
-        reports.extend(probes::run(&mut engines, first, prefill_log).await?);
+        reports.extend(probes::run(&mut engines, first, options.noise_probes, prefill_log).await?);
     }
     Ok(SessionReport {
         turns: reports,
