@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::dev::command::SpeedArgs;
 use crate::dev::steps::{self, Watch};
 use crate::engine::EngineError;
-use crate::engine::local::{LoadProgress, LocalEngine};
+use crate::engine::local::{LoadProgress, LocalEngine, QuantizedCacheUse};
 
 /// The turn end a request is stopped with; in a session it also opens the
 /// next turn's new text, as a tool result does in GLM's format.
@@ -40,6 +40,13 @@ pub const ORDINARY: std::ops::Range<u32> = 1_000..9_192;
 pub enum Line {
     Load {
         seconds: f64,
+        /// The context the engine was sized for (`--max-context`, or what
+        /// glint's memory check chose).
+        max_context: usize,
+        /// An `--isq` load's quantized copy: `read` (nothing was
+        /// quantized), `written` (quantized, and the copy kept),
+        /// `not_written` (quantized, no copy kept), or `unused`.
+        quantized_copy: &'static str,
     },
     Prefill {
         context: usize,
@@ -69,7 +76,14 @@ pub enum Line {
 impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Line::Load { seconds } => write!(f, "load: {seconds:.2} s"),
+            Line::Load {
+                seconds,
+                max_context,
+                quantized_copy,
+            } => write!(
+                f,
+                "load: {seconds:.2} s ({max_context}-token context, quantized copy {quantized_copy})"
+            ),
             Line::Prefill {
                 context,
                 tokens_per_s,
@@ -340,6 +354,13 @@ pub fn command(args: &SpeedArgs) -> anyhow::Result<u8> {
         print(
             &Line::Load {
                 seconds: started.elapsed().as_secs_f64(),
+                max_context: engine.max_context(),
+                quantized_copy: match engine.quantized_cache_use() {
+                    QuantizedCacheUse::Unused => "unused",
+                    QuantizedCacheUse::Read { .. } => "read",
+                    QuantizedCacheUse::Written { .. } => "written",
+                    QuantizedCacheUse::NotWritten { .. } => "not_written",
+                },
             },
             json,
         );
