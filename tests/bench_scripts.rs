@@ -235,6 +235,43 @@ fn device_run_cpu_smoke_records_every_stage() {
     for stage in ["speed-64k", "speed-128k"] {
         assert_eq!(with(stage, "prefill").len(), 1, "{stage}: {results}");
     }
+    let speed_load = with("speed", "load");
+    assert_eq!(speed_load.len(), 1, "{results}");
+    assert_eq!(speed_load[0]["max_context"], 8192, "{results}");
+    // Issue 18's quantized-MoE pair: each switch quantizes into a cache of
+    // its own, a third run loads from the second's cache, and bf16 runs on
+    // the same checkpoint. (The tiny checkpoint's layers are too small for
+    // mistralrs to serialize quantized, so no copy is kept here: each load
+    // row says so.)
+    let run_of = |step: &str| -> (Vec<&str>, String) {
+        let copy = rows
+            .iter()
+            .filter(|r| r["stage"] == "ab" && r["step"] == step && r["kind"] == "load")
+            .map(|r| r["quantized_copy"].as_str().unwrap_or_default())
+            .collect();
+        let command = rows
+            .iter()
+            .find(|r| r["stage"] == "ab" && r["step"] == step && r["kind"] == "step")
+            .and_then(|r| r["command"].as_str())
+            .unwrap_or_default();
+        let cache = command
+            .split_whitespace()
+            .find(|word| word.starts_with("XDG_CACHE_HOME="))
+            .unwrap_or_default()
+            .to_string();
+        (copy, cache)
+    };
+    let (off, on, again) = (
+        run_of("moe-kernels-off"),
+        run_of("moe-kernels-on"),
+        run_of("moe-kernels-on-from-copy"),
+    );
+    for (copy, _) in [&off, &on, &again] {
+        assert_eq!(copy.as_slice(), ["not_written"], "{results}");
+    }
+    assert!(!off.1.is_empty() && off.1 != on.1, "{results}");
+    assert_eq!(on.1, again.1, "{results}");
+    assert_eq!(run_of("bf16-L3").0, ["unused"], "{results}");
     let not_run: Vec<_> = with("profile", "step")
         .iter()
         .filter(|r| r["status"] == "not_run")

@@ -41,7 +41,8 @@
 # candle-flash-attn's 3 translation units (one kernel alone: 9 min at load 4); 22 MB packed, 151 MB stripped.
 # It builds the working tree as it is: uncommitted_source_files in the JSON counts what was not committed.
 # Output: $GLINT_CARRY_DIR/glint-cuda.xz (stripped, xz -9e, ~21 MB) and glint-cuda.json (commit, features,
-# build seconds, sizes, sha256 of the unpacked binary), which benches/gpu/device-run.sh checks before use.
+# build seconds, sizes, sha256 of the unpacked binary), which benches/gpu/device-run.sh checks before use; and
+# .gpu-carry/cupti/ (benches/gpu/build-tracer.sh: the CUPTI kernel tracer and its library, ~4 MB).
 # Kernels are compiled for sm_90a (CUDA_COMPUTE_CAP=90): the binary runs on Hopper GPUs only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -154,6 +155,10 @@ if [[ -d "$repo/.gpu-carry" ]]; then
     (( carried_bytes < 60 * 1024 * 1024 )) ||
         say "WARNING: .gpu-carry holds $carried_bytes bytes (every build in it): over what one device call carries beside the tree"
 fi
+
+# The kernel tracer for devices without nsys (device-run.sh's profile stage), beside every build's binary.
+bash benches/gpu/build-tracer.sh "$repo/.gpu-carry" ||
+    say "WARNING: no kernel tracer built: the profile stage needs nsys on the device"
 
 commit=$(git rev-parse HEAD)
 dirty=$(git status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock patches | wc -l)

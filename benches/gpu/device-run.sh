@@ -16,12 +16,15 @@
 #   agree-47     2. the same with 47 layers (fp32 only where it fits: 112 GiB of weights)
 #   speed        3. copy bandwidth (torch); load, prefill 1k/8k/32k, decode after 1k/8k/32k, turn 30 of 30
 #                   cached vs cold; the KV cache sized by glint's default --max-context
-#   profile      4. nsys of 64 decode steps after 1k and 16k (kernel time by name in the decode window) and
-#                   ncu of the FlashInfer MLA decode kernel after 16k (its grid: split-KV or not)
+#   profile      4. nsys of 64 decode steps after 1k and 16k (kernel time by name in the decode window; where the
+#                   device has no nsys, the same table from benches/gpu/cupti_trace.cpp, a CUPTI kernel tracer
+#                   build-cuda.sh packs into .gpu-carry/cupti/) and ncu of the FlashInfer MLA decode kernel after
+#                   16k (its grid: split-KV or not)
 #   ab           issue 18's before/after pairs, same binary, same run, each switch off (0.8.1's path) and on:
 #                   MLA decode after 1k/8k/32k with split-KV (MISTRALRS_MLA_SPLIT_KV; paged-attn 0001, core 0007);
 #                   ISQ q4k load, prefill 1k/8k and decode with the quantized-MoE kernels (GLINT_MOE_KERNELS;
-#                   core 0008/0009, quant 0002/0003)
+#                   core 0008/0009, quant 0002/0003), on 8 layers (ISQ of all 47 took over 174 s on an H200),
+#                   beside the same checkpoint in bf16 (issue 18's 4-bit / bf16 decode ratio)
 #   speed-64k    3. prefill 64k
 #   speed-128k   3. prefill 128k and decode after it
 #
@@ -74,16 +77,19 @@ budget_cut=0  # set when a step was cut short or left out for the budget: the st
 
 if ((smoke)); then
     budget=${budget:-900} DEV=cpu PAGED=(off) SPEED_PAGED=off TURNS=3 POSITIONS=12 BIG=3 NOTE=" (cpu smoke)"
-    CACHE_EXTRA=(--no-tools)  # a short prompt: the smoke checks the script, not the model
+    CACHE_EXTRA=(--no-tools --noise-probes 2)  # a short prompt: the smoke checks the script, not the model
     SPEED_ARGS=(--prefill 64,128 --decode-after 64 --decode-tokens 4 --session-turns 3 --session-first 256
         --session-new 16 --session-output 4 --max-context 8192)
     SPEED64=(--prefill 256 --decode-after 64 --decode-tokens 2 --session-turns 0 --max-context 8192)
     SPEED128=(--prefill 512 --decode-after 512 --decode-tokens 2 --session-turns 0 --max-context 8192)
     AB_DECODE=(--prefill 64 --decode-after 64,256 --decode-tokens 4 --session-turns 0 --max-context 8192)
     AB_MOE=(--isq q8_0 --prefill 64 --decode-after 64 --decode-tokens 4 --session-turns 0 --max-context 8192)
+    MOE_LAYERS=$BIG
 else
     budget=${budget:-420} DEV=cuda:0 PAGED=(on off) SPEED_PAGED=on TURNS=30 POSITIONS=128 BIG=47 NOTE=""
-    CACHE_EXTRA=()
+    # 16 split-prefill noise rows: on 2026-11-27 (H200) 1 to 3 of 32 cached turns differed from a cold prefill
+    # by ~0.65 where the one noise row and the other turns differed by ~0.045; how often do split prefills?
+    CACHE_EXTRA=(--noise-probes 16)
     SPEED_ARGS=(--prefill 1024,8192,32768 --decode-after 1024,8192,32768 --decode-tokens 64 --session-turns 30)
     # Each measurement prefills its own prompt, and prefill slows with the context (0.8.1 on an H100: 2,404
     # tokens/s at 1k, 1,106 at 16k, so ~400 at 64k and ~220 at 128k): a 64k prefill takes ~3 minutes and a
@@ -96,6 +102,7 @@ else
     # The MoE kernels (core 0008/0009) serve GGUF-quantized experts only: ISQ q4k, prefill (grouped GEMM from
     # 32 tokens) and decode (fused GEMVs).
     AB_MOE=(--isq q4k --prefill 1024,8192 --decode-after 1024 --decode-tokens 32 --session-turns 0)
+    MOE_LAYERS=8
 fi
 
 say() { echo "[$(($(date +%s) - start_s))s] $*" | tee -a "$RUNLOG" >&2; }
@@ -173,7 +180,16 @@ setup() {
     NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys \
         /usr/local/cuda*/nsight-systems*/bin/nsys 2>/dev/null | head -n1)
     NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -n1)
-    say "glint: $GLINT; nsys: ${NSYS:-none}; ncu: ${NCU:-none}; budget ${budget}s"
+    # The CUPTI kernel tracer (benches/gpu/build-tracer.sh), for a device without nsys: beside the plain build.
+    TRACER="" TRACER_LIBS=""
+    local dir
+    for dir in "$CARRY/cupti" .gpu-carry/cupti; do
+        if [[ -f $dir/libglint_cupti_trace.so ]]; then
+            TRACER=$(realpath "$dir/libglint_cupti_trace.so") TRACER_LIBS=$(realpath "$dir")
+            break
+        fi
+    done
+    say "glint: $GLINT; nsys: ${NSYS:-none}; kernel tracer: ${TRACER:-none}; ncu: ${NCU:-none}; budget ${budget}s"
 }
 
 # ckpt LAYERS: the checkpoint's directory, made once per machine (real dims and layout on the device; glint's
@@ -181,7 +197,7 @@ setup() {
 # tokens), so the agent prompts cache-check renders tokenize as they do on the CPU.
 ckpt() {
     local layers=$1 dir=$CKPT_ROOT/glm-$1
-    CKPT=$dir
+    CKPT=$dir CKPT_LAYERS=$layers
     [[ -f $dir/.complete ]] && return 0
     rm -rf "$dir"
     FIELDS=("layers=$layers")
@@ -264,16 +280,38 @@ stage_speed() {
         run_step speed bandwidth 60 "$PY" "$here/bandwidth.py"
     fi
     FIELDS=("layers=$BIG" "paged=$SPEED_PAGED")
+    local began=$SECONDS rc=0
     run_step speed speed "$SPEED_TIMEOUT" "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" \
-        "${SPEED_ARGS[@]}" --json
+        "${SPEED_ARGS[@]}" --json || rc=$?
+    # A load refused at once (the default context, sized by glint, is what this step checks first): measure the
+    # rest with a context given, rather than leave the stage's numbers to another lease. Not after a step left
+    # out for the budget (3), nor one that ran a while (its measurements are in).
+    ((rc != 0 && rc != 3 && SECONDS - began < 60)) || return
+    FIELDS=("layers=$BIG" "paged=$SPEED_PAGED" "max_context=$FALLBACK_CONTEXT")
+    run_step speed "speed-max-context-$FALLBACK_CONTEXT" "$SPEED_TIMEOUT" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+        --paged-attn "$SPEED_PAGED" "${SPEED_ARGS[@]}" --max-context "$FALLBACK_CONTEXT" --json
 }
 
 # One glint dev speed run per context, each profiled alone, so the decode is the run's last GPU work and
 # kernel_times.py can cut the decode window off its end.
 stage_profile() {
     ckpt "$BIG" || return
-    if ((smoke)) || [[ -z $NSYS ]]; then
-        row --stage profile --step nsys kind=step status=not_run "reason=no nsys on this machine$NOTE"
+    if ((smoke)); then
+        row --stage profile --step nsys kind=step status=not_run "reason=no GPU$NOTE"
+    elif [[ -z $NSYS && -n $TRACER ]]; then
+        for after in 1024 16384; do
+            local name=trace-$after
+            FIELDS=("layers=$BIG" paged=on "after=$after" profiled=cupti)
+            run_step profile "$name" 240 env CUDA_INJECTION64_PATH="$TRACER" GLINT_KERNEL_TRACE="$WORK/$name.csv" \
+                LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$TRACER_LIBS" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+                --paged-attn on --prefill 256 --decode-after "$after" --decode-tokens 64 --session-turns 0 \
+                --max-context $((after + 4096)) --json || continue
+            run_step profile "$name-kernels" 60 "$PY" "$here/kernel_times.py" "$WORK/$name.csv" \
+                "$WORK/logs/profile.$name.log"
+        done
+    elif [[ -z $NSYS ]]; then
+        row --stage profile --step nsys kind=step status=not_run \
+            "reason=no nsys on this machine and no kernel tracer in $CARRY/cupti (benches/gpu/build-tracer.sh)"
     else
         for after in 1024 16384; do
             local name=nsys-$after
@@ -309,7 +347,7 @@ ab_pair() {
     local step=$1 var=$2; shift 2
     local value
     for value in 0 default; do
-        FIELDS=("layers=$BIG" "paged=$SPEED_PAGED" "switch=$var" "switch_value=$value")
+        FIELDS=("layers=$CKPT_LAYERS" "paged=$SPEED_PAGED" "switch=$var" "switch_value=$value")
         if [[ $value == default ]]; then
             run_step ab "$step-on" 240 env -u "$var" "$GLINT" dev speed "$CKPT" --device "$DEV" \
                 --paged-attn "$SPEED_PAGED" "$@" --json
@@ -325,7 +363,36 @@ stage_ab() {
     # Split-KV runs only under PagedAttention (the MLA decode kernel); the smoke run has neither, and checks
     # that the switch leaves the CPU path alone.
     ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
-    ab_pair moe-kernels GLINT_MOE_KERNELS "${AB_MOE[@]}"
+    ckpt "$MOE_LAYERS" || return
+    local bf16=() arg skip=0
+    for arg in "${AB_MOE[@]}"; do  # the same runs without --isq: the bf16 decode the 4-bit one is judged against
+        ((skip)) && { skip=0; continue; }
+        [[ $arg == --isq ]] && { skip=1; continue; }
+        bf16+=("$arg")
+    done
+    FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" isq=none)
+    run_step ab "bf16-L$MOE_LAYERS" 120 "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" \
+        "${bf16[@]}" --json
+    # glint keeps a quantized copy of an --isq load (~/.cache/glint/quantized) and reads it at the next start:
+    # each switch's run quantizes into a cache of its own, so both loads are ISQ loads, and a third run reads
+    # the copy the second wrote (the pre-quantized load issue 18 compares with bf16's). Each load row says
+    # what happened to the copy (quantized_copy: written, read, or not_written: the tiny CPU smoke checkpoint's
+    # layers are too small to quantize, so mistralrs cannot serialize them).
+    local cache=$WORK/quantized-cache value
+    rm -rf "$cache"
+    for value in 0 default; do
+        FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" switch=GLINT_MOE_KERNELS "switch_value=$value")
+        if [[ $value == 0 ]]; then
+            run_step ab moe-kernels-off 240 env GLINT_MOE_KERNELS=0 XDG_CACHE_HOME="$cache/off" "$GLINT" dev speed \
+                "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "${AB_MOE[@]}" --json
+        else
+            run_step ab moe-kernels-on 240 env -u GLINT_MOE_KERNELS XDG_CACHE_HOME="$cache/on" "$GLINT" dev speed \
+                "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "${AB_MOE[@]}" --json
+        fi
+    done
+    FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" "switch=quantized copy" switch_value=default)
+    run_step ab moe-kernels-on-from-copy 240 env -u GLINT_MOE_KERNELS XDG_CACHE_HOME="$cache/on" "$GLINT" dev speed \
+        "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "${AB_MOE[@]}" --json
 }
 
 stage_speed_long() {
@@ -338,6 +405,7 @@ stage_speed_long() {
 # --- main ---------------------------------------------------------------------------------------------------------
 ARGV="device-run.sh${from:+ --from $from}${only:+ --only $only}${budget:+ --budget $budget}$( ((smoke)) && echo ' --cpu-smoke')"
 SPEED_TIMEOUT=$( ((smoke)) && echo 300 || echo 420)
+FALLBACK_CONTEXT=$( ((smoke)) && echo 8192 || echo 40960)
 setup
 selected=()
 started=0

@@ -74,18 +74,31 @@ def cache_lines(rows):
         by_paged.setdefault(r.get("paged"), []).append(r)
     body = []
     others = []
+    def finite(r):
+        d = r.get("max_abs_logit_diff")
+        return d if isinstance(d, (int, float)) and d == d else float("inf")
+
     for paged, group in by_paged.items():
-        turns = [r for r in group if "turn" in r and "max_abs_logit_diff" in r]
+        rows_ = [r for r in group if "turn" in r and "max_abs_logit_diff" in r]
+        # The split-prefill rows are the noise the turns and probes are judged against (cache-check's verdict
+        # leaves them out too).
+        noise = [r for r in rows_ if r.get("kind") == "split_prefill"]
+        turns = [r for r in rows_ if r.get("kind") != "split_prefill"]
         if turns:
-            diffs = [r["max_abs_logit_diff"] for r in turns if isinstance(r["max_abs_logit_diff"], (int, float))]
-            agree = sum(1 for r in turns if r.get("first_divergence") is None)
-            worst = max(turns, key=lambda r: r["max_abs_logit_diff"] if r["max_abs_logit_diff"] == r["max_abs_logit_diff"] else float("inf"))
-            last = turns[-1]
-            body.append([paged, len(turns), f"{agree}/{len(turns)}", max(diffs) if diffs else None,
-                         worst.get("turn"), last.get("ttft_ms")])
-        others += [r for r in group if r not in turns]
+            worst = max(turns, key=finite)
+            above = [r for r in turns if finite(r) > 0.1]
+            body.append([paged, len(turns), f"{len(turns) - len(above)}/{len(turns)}",
+                         f"{sum(1 for r in turns if r.get('first_divergence') is None)}/{len(turns)}",
+                         finite(worst), ", ".join(str(r.get("turn")) for r in above) or "none",
+                         len(noise), f"{sum(1 for r in noise if finite(r) > 0.1)}/{len(noise)}",
+                         max(map(finite, noise)) if noise else None,
+                         f"{sum(1 for r in noise if r.get('first_divergence') is not None)}/{len(noise)}",
+                         turns[-1].get("ttft_ms")])
+        others += [r for r in group if r not in rows_]
     if body:
-        lines += table(["paged", "turns", "greedy equal", "max |Δlogit|", "worst turn", "ttft_ms (last turn)"], body)
+        lines += table(["paged", "turns and probes", "logits within 0.1", "greedy equal", "max |Δlogit|",
+                        "turns above 0.1", "noise rows", "noise above 0.1", "noise max |Δlogit|",
+                        "noise greedy parted", "ttft_ms (last)"], body)
     for r in others:
         shown = {k: v for k, v in r.items() if k not in ("stage", "t")}
         lines.append(f"- {json.dumps(shown)}")
@@ -162,7 +175,7 @@ def profile_lines(rows):
     ncu = [r for r in rows if r.get("kind") == "ncu"]
     if not (kernels or ncu):
         return []
-    lines = ["", "### 4. Decode profile (nsys kernel time by name, decode window only)", ""]
+    lines = ["", "### 4. Decode profile (kernel time by name from nsys or the CUPTI tracer, decode window only)", ""]
     for r in kernels:
         lines.append(f"After {fmt(r.get('after'))} tokens, {r.get('steps')} steps: {fmt(r.get('window_ms'))} ms, "
                      f"kernels busy {fmt(r.get('gpu_busy'))} of it.")
