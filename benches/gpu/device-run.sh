@@ -83,7 +83,7 @@ if ((smoke)); then
     SPEED64=(--prefill 256 --decode-after 64 --decode-tokens 2 --session-turns 0 --max-context 8192)
     SPEED128=(--prefill 512 --decode-after 512 --decode-tokens 2 --session-turns 0 --max-context 8192)
     AB_DECODE=(--prefill 64 --decode-after 64,256 --decode-tokens 4 --session-turns 0 --max-context 8192)
-    AB_MOE=(--isq q8_0 --prefill 64 --decode-after 64 --decode-tokens 4 --session-turns 0 --max-context 8192)
+    MOE_RUN=(--prefill 64 --decode-after 64 --decode-tokens 4 --session-turns 0 --max-context 8192) MOE_ISQ=q8_0
     MOE_LAYERS=$BIG
 else
     budget=${budget:-420} DEV=cuda:0 PAGED=(on off) SPEED_PAGED=on TURNS=30 POSITIONS=128 BIG=47 NOTE=""
@@ -101,7 +101,7 @@ else
     AB_DECODE=(--prefill 1024 --decode-after 1024,8192,32768 --decode-tokens 32 --session-turns 0)
     # The MoE kernels (core 0008/0009) serve GGUF-quantized experts only: ISQ q4k, prefill (grouped GEMM from
     # 32 tokens) and decode (fused GEMVs).
-    AB_MOE=(--isq q4k --prefill 1024,8192 --decode-after 1024 --decode-tokens 32 --session-turns 0)
+    MOE_RUN=(--prefill 1024,8192 --decode-after 1024 --decode-tokens 32 --session-turns 0) MOE_ISQ=q4k
     MOE_LAYERS=8
 fi
 
@@ -342,17 +342,19 @@ stage_profile() {
 }
 
 # ab_pair STEP VAR CHECKPOINT-ARGS...: the same glint dev speed run with VAR=0 (the engine as 0.8.1 had it)
-# and without it (glint's patch on), so each patch's gain is a ratio measured in one run on one device.
+# and without it (glint's patch on), so each patch's gain is a ratio measured in one run on one device. With
+# AB_CACHE set, each run keeps its quantized copies in AB_CACHE/0 and AB_CACHE/default (XDG_CACHE_HOME).
 ab_pair() {
     local step=$1 var=$2; shift 2
-    local value
+    local value cache=()
     for value in 0 default; do
         FIELDS=("layers=$CKPT_LAYERS" "paged=$SPEED_PAGED" "switch=$var" "switch_value=$value")
+        [[ -n ${AB_CACHE:-} ]] && cache=("XDG_CACHE_HOME=$AB_CACHE/$value")
         if [[ $value == default ]]; then
-            run_step ab "$step-on" 240 env -u "$var" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+            run_step ab "$step-on" 240 env -u "$var" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
                 --paged-attn "$SPEED_PAGED" "$@" --json
         else
-            run_step ab "$step-off" 240 env "$var=0" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+            run_step ab "$step-off" 240 env "$var=0" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
                 --paged-attn "$SPEED_PAGED" "$@" --json
         fi
     done
@@ -364,35 +366,21 @@ stage_ab() {
     # that the switch leaves the CPU path alone.
     ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
     ckpt "$MOE_LAYERS" || return
-    local bf16=() arg skip=0
-    for arg in "${AB_MOE[@]}"; do  # the same runs without --isq: the bf16 decode the 4-bit one is judged against
-        ((skip)) && { skip=0; continue; }
-        [[ $arg == --isq ]] && { skip=1; continue; }
-        bf16+=("$arg")
-    done
+    # The same runs without --isq: the bf16 decode the 4-bit one is judged against.
     FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" isq=none)
     run_step ab "bf16-L$MOE_LAYERS" 120 "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" \
-        "${bf16[@]}" --json
+        "${MOE_RUN[@]}" --json
     # glint keeps a quantized copy of an --isq load (~/.cache/glint/quantized) and reads it at the next start:
     # each switch's run quantizes into a cache of its own, so both loads are ISQ loads, and a third run reads
     # the copy the second wrote (the pre-quantized load issue 18 compares with bf16's). Each load row says
     # what happened to the copy (quantized_copy: written, read, or not_written: the tiny CPU smoke checkpoint's
     # layers are too small to quantize, so mistralrs cannot serialize them).
-    local cache=$WORK/quantized-cache value
+    local cache=$WORK/quantized-cache
     rm -rf "$cache"
-    for value in 0 default; do
-        FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" switch=GLINT_MOE_KERNELS "switch_value=$value")
-        if [[ $value == 0 ]]; then
-            run_step ab moe-kernels-off 240 env GLINT_MOE_KERNELS=0 XDG_CACHE_HOME="$cache/off" "$GLINT" dev speed \
-                "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "${AB_MOE[@]}" --json
-        else
-            run_step ab moe-kernels-on 240 env -u GLINT_MOE_KERNELS XDG_CACHE_HOME="$cache/on" "$GLINT" dev speed \
-                "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "${AB_MOE[@]}" --json
-        fi
-    done
+    AB_CACHE=$cache ab_pair moe-kernels GLINT_MOE_KERNELS --isq "$MOE_ISQ" "${MOE_RUN[@]}"
     FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" "switch=quantized copy" switch_value=default)
-    run_step ab moe-kernels-on-from-copy 240 env -u GLINT_MOE_KERNELS XDG_CACHE_HOME="$cache/on" "$GLINT" dev speed \
-        "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" "${AB_MOE[@]}" --json
+    run_step ab moe-kernels-on-from-copy 240 env -u GLINT_MOE_KERNELS XDG_CACHE_HOME="$cache/default" "$GLINT" dev speed \
+        "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" --isq "$MOE_ISQ" "${MOE_RUN[@]}" --json
 }
 
 stage_speed_long() {

@@ -222,6 +222,7 @@ pub(super) async fn build(
     weights: WeightsFrom,
 ) -> anyhow::Result<mistralrs::Model> {
     let on_cpu = device.is_cpu();
+    let mapping = device_mapping(device.is_cuda());
     let paged = paged_config(options, &device)?;
     match source {
         ModelSource::Gguf(path) => {
@@ -233,9 +234,8 @@ pub(super) async fn build(
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let on_gpu = device.is_cuda();
             let mut builder = GgufModelBuilder::new(dir, vec![file]).with_device(device);
-            if let Some(mapping) = device_mapping(on_gpu) {
+            if let Some(mapping) = mapping {
                 builder = builder.with_device_mapping(mapping);
             }
             if on_cpu {
@@ -266,9 +266,8 @@ pub(super) async fn build(
                     with_isq(TextModelBuilder::new(id), options).write_uqff(path)
                 }
             };
-            let on_gpu = device.is_cuda();
             builder = builder.with_device(device);
-            if let Some(mapping) = device_mapping(on_gpu) {
+            if let Some(mapping) = mapping {
                 builder = builder.with_device_mapping(mapping);
             }
             if on_cpu {
