@@ -66,12 +66,23 @@ fn read_pids(path: &Path) -> Vec<libc::pid_t> {
 /// Whether `pid` is still a live process. A zombie counts as gone: it runs
 /// nothing.
 fn alive(pid: libc::pid_t) -> bool {
-    if unsafe { libc::kill(pid, 0) } != 0 {
-        return std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+    let exists = || {
+        (unsafe { libc::kill(pid, 0) }) == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    };
+    if !exists() {
+        return false;
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-    !state.starts_with('Z')
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !(state.starts_with('Z') || state.starts_with('X'))
+        }
+        // glint's reaper may collect a killed zombie between the two
+        // looks: gone if the pid no longer exists, alive (unreadable) if
+        // it still does.
+        Err(_) => exists(),
+    }
 }
 
 /// Waits until every pid has died: a pidfd becomes readable when its

@@ -124,7 +124,7 @@ pub fn descendant_chains(procs: &HashMap<libc::pid_t, Proc>) -> Vec<Vec<libc::pi
 /// `shell`: glint's descendants that carry the marker, are in the shell's
 /// session (the kernel never reuses a session's id while it has members), or
 /// descend from such a process or from the shell itself while it is
-/// unreaped (`shell_unreaped`).
+/// unreaped (`shell_unreaped`). Ancestors come before their descendants.
 pub fn members(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
     let procs = all_processes();
     let mut tagged: HashMap<libc::pid_t, bool> = HashMap::new();
@@ -138,10 +138,13 @@ pub fn members(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<P
                     .or_insert_with(|| environ_has(pid, marker, false))
         });
         if member && let Some(p) = procs.get(&chain[0]) {
-            found.push(p.clone());
+            found.push((chain.len(), p.clone()));
         }
     }
-    found
+    // Ancestors first: a parent killed before its children cannot run code
+    // that sees them die (bash would print "Killed ..." into the output).
+    found.sort_by_key(|(depth, _)| *depth);
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Sends SIGKILL to every live process of the call (repeating the scan
@@ -200,7 +203,22 @@ pub fn kill_now(
 /// [`kill_now`], then waits until every killed process is dead (each
 /// pidfd becomes readable when its process exits) and lets the reaper
 /// collect those reparented to glint. Blocking: run it off the runtime.
+///
+/// A scan that runs while a killed parent is still exiting can see its
+/// child's chain broken (the parent gone from `/proc`, the child not yet
+/// reparented to glint), so once the first round has died a second scan
+/// looks again: by then every survivor hangs off glint with its marker.
 pub fn kill_and_wait(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
+    let mut killed = kill_round_and_wait(marker, shell, shell_unreaped);
+    if !killed.is_empty() {
+        killed.extend(kill_round_and_wait(marker, shell, shell_unreaped));
+    }
+    reaper::poke();
+    killed
+}
+
+/// One [`kill_now`] and the wait for what it killed to die.
+fn kill_round_and_wait(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
     let (killed, fds) = kill_now(marker, shell, shell_unreaped);
     let deadline = Instant::now() + DEATH_WAIT;
     let mut pending: Vec<libc::pollfd> = fds
@@ -225,7 +243,6 @@ pub fn kill_and_wait(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) ->
         pending.retain(|p| p.revents == 0);
     }
     drop(fds);
-    reaper::poke();
     killed
 }
 
