@@ -66,11 +66,7 @@ fn read_pids(path: &Path) -> Vec<libc::pid_t> {
 /// Whether `pid` is still a live process. A zombie counts as gone: it runs
 /// nothing.
 fn alive(pid: libc::pid_t) -> bool {
-    let exists = || {
-        (unsafe { libc::kill(pid, 0) }) == 0
-            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    };
-    if !exists() {
+    if !glint::pids::is_running(pid) {
         return false;
     }
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -81,7 +77,7 @@ fn alive(pid: libc::pid_t) -> bool {
         // glint's reaper may collect a killed zombie between the two
         // looks: gone if the pid no longer exists, alive (unreadable) if
         // it still does.
-        Err(_) => exists(),
+        Err(_) => glint::pids::is_running(pid),
     }
 }
 
