@@ -294,6 +294,12 @@ stage_speed() {
 
 # One glint dev speed run per context, each profiled alone, so the decode is the run's last GPU work and
 # kernel_times.py can cut the decode window off its end.
+# profiled_run AFTER: sets PROFILED to the run nsys or the CUPTI tracer wraps: 64 decode steps after AFTER tokens.
+profiled_run() {
+    PROFILED=("$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn on --prefill 256 --decode-after "$1"
+        --decode-tokens 64 --session-turns 0 --max-context $(($1 + 4096)) --json)
+}
+
 stage_profile() {
     ckpt "$BIG" || return
     if ((smoke)); then
@@ -302,10 +308,9 @@ stage_profile() {
         for after in 1024 16384; do
             local name=trace-$after
             FIELDS=("layers=$BIG" paged=on "after=$after" profiled=cupti)
+            profiled_run "$after"
             run_step profile "$name" 240 env CUDA_INJECTION64_PATH="$TRACER" GLINT_KERNEL_TRACE="$WORK/$name.csv" \
-                LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$TRACER_LIBS" "$GLINT" dev speed "$CKPT" --device "$DEV" \
-                --paged-attn on --prefill 256 --decode-after "$after" --decode-tokens 64 --session-turns 0 \
-                --max-context $((after + 4096)) --json || continue
+                LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$TRACER_LIBS" "${PROFILED[@]}" || continue
             run_step profile "$name-kernels" 60 "$PY" "$here/kernel_times.py" "$WORK/$name.csv" \
                 "$WORK/logs/profile.$name.log"
         done
@@ -316,10 +321,9 @@ stage_profile() {
         for after in 1024 16384; do
             local name=nsys-$after
             FIELDS=("layers=$BIG" paged=on "after=$after" profiled=nsys)
+            profiled_run "$after"
             run_step profile "$name" 240 "$NSYS" profile --trace=cuda --sample=none --cpuctxsw=none \
-                --force-overwrite=true -o "$WORK/$name" "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn on \
-                --prefill 256 --decode-after "$after" --decode-tokens 64 --session-turns 0 \
-                --max-context $((after + 4096)) --json || continue
+                --force-overwrite=true -o "$WORK/$name" "${PROFILED[@]}" || continue
             [[ -f $WORK/$name.nsys-rep ]] || continue
             run_step profile "$name-stats" 120 "$NSYS" stats --report cuda_gpu_trace,cuda_gpu_kern_sum --format csv \
                 --force-export=true --output "$WORK/$name" "$WORK/$name.nsys-rep"
@@ -346,17 +350,13 @@ stage_profile() {
 # AB_CACHE set, each run keeps its quantized copies in AB_CACHE/0 and AB_CACHE/default (XDG_CACHE_HOME).
 ab_pair() {
     local step=$1 var=$2; shift 2
-    local value cache=()
+    local value side setting cache=()
     for value in 0 default; do
         FIELDS=("layers=$CKPT_LAYERS" "paged=$SPEED_PAGED" "switch=$var" "switch_value=$value")
         [[ -n ${AB_CACHE:-} ]] && cache=("XDG_CACHE_HOME=$AB_CACHE/$value")
-        if [[ $value == default ]]; then
-            run_step ab "$step-on" 240 env -u "$var" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
-                --paged-attn "$SPEED_PAGED" "$@" --json
-        else
-            run_step ab "$step-off" 240 env "$var=0" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
-                --paged-attn "$SPEED_PAGED" "$@" --json
-        fi
+        if [[ $value == 0 ]]; then side=off setting=("$var=0"); else side=on setting=(-u "$var"); fi
+        run_step ab "$step-$side" 240 env "${setting[@]}" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+            --paged-attn "$SPEED_PAGED" "$@" --json
     done
 }
 
