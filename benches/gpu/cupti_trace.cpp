@@ -3,7 +3,8 @@
 // name with CUPTI's activity API and writes them as the CSV that `nsys stats --report cuda_gpu_trace` prints
 // (the columns benches/gpu/kernel_times.py reads), to the file GLINT_KERNEL_TRACE names.
 //
-// Build (device-run.sh does, or build-cuda.sh into .gpu-carry/):
+// Build: benches/gpu/build-tracer.sh (build-cuda.sh runs it) puts it and its CUPTI library into .gpu-carry/cupti/,
+// where device-run.sh looks for it; by hand:
 //   g++ -O2 -shared -fPIC -I CUDA_INCLUDE -I CUPTI_INCLUDE cupti_trace.cpp -o libglint_cupti_trace.so
 //       -L CUPTI_LIB -l:libcupti.so.13
 // Use:
