@@ -10,6 +10,10 @@ use super::tool::{McpOrigin, full_name, is_mcp_tool};
 use super::{arguments, content, report};
 use crate::tools::{ToolError, ToolOutput, one_line};
 
+/// How long a call that failed on its transport waits for the connection to
+/// report that the server exited (see `call`).
+const EXIT_NOTICE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl McpManager {
     /// The server and tool a call of `name` goes to in this process's
     /// session ([`McpManager::session`]), for the surfaces that show calls;
@@ -124,7 +128,15 @@ impl McpManager {
                 tool.name, error.message
             ))),
             Ok(Err(error)) => {
-                if connection.is_closed() {
+                // A call sent to a server that has just died fails on the
+                // broken pipe before the connection's reader has seen the
+                // end of its output: give it a moment to, so the user reads
+                // that the server exited rather than the pipe error.
+                let closed_now = connection.is_closed()
+                    || tokio::time::timeout(EXIT_NOTICE_GRACE, closed.wait_for(|closed| *closed))
+                        .await
+                        .is_ok_and(|seen| seen.is_ok());
+                if closed_now {
                     if let Some(index) = self.servers.iter().position(|s| std::ptr::eq(s, server)) {
                         self.mark_exited(index, &connection);
                     }
