@@ -5,7 +5,7 @@
       (positions x vocab, little-endian f32; row i = logits after ids[0..=i]) and PREFIX.json
       ({"positions","vocab","ids","argmax"}; argmax as torch.argmax picks it: the FIRST maximum), the format of
       `glint dev logits`. A dtype whose weights cannot fit in the GPU's free memory is reported as not run.
-      Prints one JSON line per dtype. Needs PyTorch, transformers (glm4_moe_lite) and a CUDA device.
+      Each dtype runs in a process of its own (so the next finds the memory free). Prints one JSON line per dtype. Needs PyTorch, transformers (glm4_moe_lite) and a CUDA device.
   compare_logits.py compare [--layers L] [--jobs N] LABEL=PREFIX LABEL=PREFIX [...]
       compares every pair of the given logit files position by position and prints one JSON line per file
       ("logits_file": which tie convention its argmax follows) and per pair ("agreement"). Plain Python.
@@ -20,12 +20,12 @@ Known differences, from the issue: greedy argmax ties (above); the router weight
 against transformers fp32 that bf16 alone does not explain (compare the hf-bf16/hf-fp32 pair).
 """
 import array
-import gc
 import heapq
 import json
 import mmap
 import operator
 import os
+import subprocess
 import sys
 import time
 from multiprocessing import Pool
@@ -70,11 +70,6 @@ def reference(directory, ids_file, outputs):
         row.update({"status": "ok", "vocab": logits.shape[1], "load_seconds": round(loaded - started, 2),
                     "forward_seconds": round(forward - loaded, 3), "transformers_dtype": str(dtype)})
         print(json.dumps(row), flush=True)
-        # transformers keeps the model alive through reference cycles: without a collection the fp32 load
-        # that follows found only 83 of 140 GiB free beside the 47-layer bf16 copy (H200, 2026-11-27).
-        del model, logits
-        gc.collect()
-        torch.cuda.empty_cache()
 
 
 # --- comparison (plain Python, one position per task) ------------------------------------------------------------
@@ -206,7 +201,19 @@ def main(argv):
         outputs = [tuple(spec.split("=", 1)) for spec in argv[3:]]
         if any(len(o) != 2 for o in outputs):
             raise SystemExit("compare_logits.py: outputs are DTYPE=PREFIX")
-        reference(argv[1], argv[2], outputs)
+        if len(outputs) == 1:
+            reference(argv[1], argv[2], outputs)
+            return
+        # One process per dtype: in one process transformers kept the bf16 model's memory even after
+        # del + gc.collect() + empty_cache(), so the fp32 load that followed found 83 of 140 GiB free beside the
+        # 47-layer bf16 copy (H200, 2026-11-27 and again 2026-11-28). A process's exit returns all of it.
+        failed = 0
+        for dtype_name, prefix in outputs:
+            child = subprocess.run([sys.executable, os.path.abspath(__file__), "reference", argv[1], argv[2],
+                                    f"{dtype_name}={prefix}"])
+            failed += child.returncode != 0
+        if failed:
+            raise SystemExit(f"compare_logits.py: {failed} of {len(outputs)} reference runs failed")
         return
     layers, jobs, specs = None, os.cpu_count() or 1, []
     rest = argv[1:]
