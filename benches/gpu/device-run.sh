@@ -22,6 +22,8 @@
 #                   16k (its grid: split-KV or not)
 #   ab           issue 18's before/after pairs, same binary, same run, each switch off (0.8.1's path) and on:
 #                   MLA decode after 1k/8k/32k with split-KV (MISTRALRS_MLA_SPLIT_KV; paged-attn 0001, core 0007);
+#                   decode after 1k with the fused router (GLINT_FUSED_ROUTER; core 0011), and its logits against
+#                   the unfused router's on 2 layers;
 #                   ISQ q4k load, prefill 1k/8k and decode with the quantized-MoE kernels (GLINT_MOE_KERNELS;
 #                   core 0008/0009, quant 0002/0003), on 8 layers (ISQ of all 47 took over 174 s on an H200),
 #                   beside the same checkpoint in bf16 (issue 18's 4-bit / bf16 decode ratio)
@@ -85,6 +87,7 @@ if ((smoke)); then
     AB_DECODE=(--prefill 64 --decode-after 64,256 --decode-tokens 4 --session-turns 0 --max-context 8192)
     MOE_RUN=(--prefill 64 --decode-after 64 --decode-tokens 4 --session-turns 0 --max-context 8192) MOE_ISQ=q8_0
     MOE_LAYERS=$BIG
+    ROUTER_RUN=(--prefill 64 --decode-after 64 --decode-tokens 4 --session-turns 0 --max-context 8192)
 else
     budget=${budget:-420} DEV=cuda:0 PAGED=(on off) SPEED_PAGED=on TURNS=30 POSITIONS=128 BIG=47 NOTE=""
     # 16 split-prefill noise rows: on 2026-11-27 (H200) 1 to 3 of 32 cached turns differed from a cold prefill
@@ -103,6 +106,7 @@ else
     # 32 tokens) and decode (fused GEMVs).
     MOE_RUN=(--prefill 1024,8192 --decode-after 1024 --decode-tokens 32 --session-turns 0) MOE_ISQ=q4k
     MOE_LAYERS=8
+    ROUTER_RUN=(--prefill 1024 --decode-after 1024 --decode-tokens 64 --session-turns 0)
 fi
 
 say() { echo "[$(($(date +%s) - start_s))s] $*" | tee -a "$RUNLOG" >&2; }
@@ -360,11 +364,38 @@ ab_pair() {
     done
 }
 
+# The fused router's logits against the unfused path's, same ids, 2 layers: the router's scores agree to within
+# an ulp of the sigmoid, so the two must agree on top-1 wherever the top two are not tied in bf16. On the CPU (the
+# smoke run) the switch changes nothing and the files must be equal.
+router_logits() {
+    ckpt 2 || return
+    local ids value side setting files=(); ids=$(ids_file)
+    for value in 0 default; do
+        if [[ $value == 0 ]]; then side=off setting=(GLINT_FUSED_ROUTER=0); else side=on setting=(-u GLINT_FUSED_ROUTER); fi
+        local prefix=$WORK/logits/router-L2-$side
+        FIELDS=(layers=2 "paged=$SPEED_PAGED" switch=GLINT_FUSED_ROUTER "switch_value=$value")
+        run_step ab "fused-router-logits-$side" 120 env "${setting[@]}" "$GLINT" dev logits "$CKPT" --ids "$ids" \
+            --out "$prefix" --device "$DEV" --paged-attn "$SPEED_PAGED" && files+=("router-$side=$prefix")
+    done
+    FIELDS=(layers=2)
+    if ((${#files[@]} == 2)); then
+        run_step ab fused-router-compare 60 "$PY" "$here/compare_logits.py" compare --layers 2 "${files[@]}"
+    else
+        row --stage ab --step fused-router-compare kind=step status=not_run "reason=fewer than two logit files" layers=2
+        failures=$((failures + 1))
+    fi
+    rm -f "$WORK"/logits/router-L2-*.f32
+}
+
 stage_ab() {
     ckpt "$BIG" || return
     # Split-KV runs only under PagedAttention (the MLA decode kernel); the smoke run has neither, and checks
     # that the switch leaves the CPU path alone.
     ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
+    # The fused router (core 0011): a MoE layer's eight routing launches in one. Decode after 1k (where launch
+    # overhead is most of a step), then the logits of the same ids with it off and on.
+    ab_pair fused-router GLINT_FUSED_ROUTER "${ROUTER_RUN[@]}"
+    router_logits
     ckpt "$MOE_LAYERS" || return
     # The same runs without --isq: the bf16 decode the 4-bit one is judged against.
     FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" isq=none)
