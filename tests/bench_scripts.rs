@@ -218,7 +218,25 @@ fn device_run_cpu_smoke_records_every_stage() {
     assert_eq!(turns.len(), 3, "{results}");
     assert!(turns.iter().all(|r| r["paged"] == "off"), "{results}");
     let mut layers_compared = Vec::new();
-    for pair in rows.iter().filter(|r| r["kind"] == "agreement") {
+    let agreements = |stage: &str| -> Vec<&serde_json::Value> {
+        rows.iter()
+            .filter(|r| {
+                r["kind"] == "agreement"
+                    && r["stage"].as_str().is_some_and(|s| s.starts_with(stage))
+            })
+            .collect()
+    };
+    // The fused router is CUDA-only: on the CPU its switch must change nothing.
+    let router = agreements("ab");
+    assert_eq!(router.len(), 1, "{results}");
+    assert_eq!(
+        (&router[0]["a"], &router[0]["b"]),
+        (&"router-off".into(), &"router-on".into()),
+        "{results}"
+    );
+    assert_eq!(router[0]["max_abs_diff"], 0.0, "{results}");
+    assert_eq!(router[0]["top1_agree"], router[0]["positions"], "{results}");
+    for pair in agreements("agree") {
         assert_eq!(pair["a"], "glint-paged-off", "{results}");
         assert_eq!(pair["b"], "glint-repeat", "{results}");
         assert_eq!(pair["top1_agree"], pair["positions"], "{results}");
