@@ -81,6 +81,7 @@ fn options(model: &str, prefix_cache: bool) -> LocalOptions {
         },
         prefix_cache,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
+        precision: glint::engine::local::Precision::Auto,
     }
 }
 

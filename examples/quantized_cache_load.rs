@@ -49,6 +49,7 @@ fn options(model: &str, isq: IsqChoice, device: DeviceChoice) -> LocalOptions {
         sampling: Sampling::default(),
         prefix_cache: true,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
+        precision: glint::engine::local::Precision::Auto,
     }
 }
 

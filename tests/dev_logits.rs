@@ -167,6 +167,60 @@ async fn the_command_writes_rows_whose_greedy_choice_is_what_decoding_picks() {
     }
     // Distinct positions predict from distinct contexts.
     assert_ne!(rows[0], rows[rows.len() - 1]);
+
+    // `--dtype f32` is how the CPU always runs: the same rows, bit for bit.
+    let f32_prefix = out.path().join("run-f32");
+    let output = common::glint(out.path())
+        .args(["dev", "logits", &model, "--device", "cpu", "--dtype", "f32"])
+        .arg("--ids")
+        .arg(&ids_file)
+        .arg("--out")
+        .arg(&f32_prefix)
+        .output()
+        .expect("glint runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let f32_bytes = std::fs::read(out.path().join("run-f32.f32")).expect("the f32 run's file");
+    assert!(f32_bytes == bytes, "--dtype f32 changed the CPU's logits");
+}
+
+#[test]
+fn f32_with_a_quantization_is_refused_in_one_line_by_the_dev_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ids_file = dir.path().join("ids.txt");
+    std::fs::write(&ids_file, "1 2 3").expect("written");
+    let ids = ids_file.display().to_string();
+    let out = dir.path().join("run").display().to_string();
+    let common_args = [
+        "no-such-model",
+        "--device",
+        "cpu",
+        "--dtype",
+        "f32",
+        "--isq",
+        "q4k",
+    ];
+    for command in [
+        vec!["dev", "logits", "--ids", &ids, "--out", &out],
+        vec!["dev", "cache-check"],
+        vec!["dev", "speed"],
+    ] {
+        let output = common::glint(dir.path())
+            .args(&command)
+            .args(common_args)
+            .output()
+            .expect("glint runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("--dtype f32 loads unquantized weights; drop --isq q4k"),
+            "{command:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -73,6 +73,7 @@ async fn run_check(model: String, turns: usize, tools: bool, probes: bool) -> Ve
         max_context: Some(8192),
         tools,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
+        precision: glint::engine::local::Precision::Auto,
         probes,
         noise_probes: 3,
     };

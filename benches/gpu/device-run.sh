@@ -11,7 +11,8 @@
 #
 # Stages, in priority order (issue 17's items 1-4; the long-context prefills last, as they alone can take
 # a whole call):
-#   cache        1. cached == cold: glint dev cache-check, real dims, 2 layers, 30 turns, PagedAttention on/off
+#   cache        1. cached == cold: glint dev cache-check, real dims, 2 layers, 30 turns, PagedAttention on/off,
+#                   and not paged in f32 (--dtype f32: what bf16 rounding explains)
 #   agree-small  2. agreement with transformers (bf16 and fp32), teacher-forced, 1 and 2 layers, paged on/off
 #   agree-47     2. the same with 47 layers (fp32 only where it fits: 112 GiB of weights)
 #   speed        3. copy bandwidth (torch); load, prefill 1k/8k/32k, decode after 1k/8k/32k, turn 30 of 30
@@ -226,6 +227,12 @@ stage_cache() {
         run_step cache "cache-check-paged-$paged" 200 "$GLINT" dev cache-check "$CKPT" --device "$DEV" \
             --turns "$TURNS" --paged-attn "$paged" --max-context 32768 "${CACHE_EXTRA[@]}" --json
     done
+    # The same session in f32 (without PagedAttention, whose MLA kernels take bf16): on 2026-11-27 and -28 the
+    # same 1 to 3 of 30 turns jumped ~0.65 above the ~0.05 of every other turn and split prefill, in bf16. An
+    # expert choice flipping on bf16 rounding vanishes in f32; a cache fault stays.
+    FIELDS=(layers=2 paged=off dtype=f32)
+    run_step cache cache-check-f32 200 "$GLINT" dev cache-check "$CKPT" --device "$DEV" --turns "$TURNS" \
+        --paged-attn off --dtype f32 --max-context 32768 "${CACHE_EXTRA[@]}" --json
 }
 
 ids_file() {

@@ -69,16 +69,17 @@ def cache_lines(rows):
     if not cache:
         return []
     lines = ["", "### 1. Cached turns against cold prefills (`glint dev cache-check`)", ""]
-    by_paged = {}
+    # One row per run: PagedAttention on or off, and the precision (`--dtype f32` rows carry dtype=f32).
+    by_run = {}
     for r in cache:
-        by_paged.setdefault(r.get("paged"), []).append(r)
+        by_run.setdefault((r.get("paged"), r.get("dtype", "auto")), []).append(r)
     body = []
     others = []
     def finite(r):
         d = r.get("max_abs_logit_diff")
         return d if isinstance(d, (int, float)) and d == d else float("inf")
 
-    for paged, group in by_paged.items():
+    for (paged, dtype), group in by_run.items():
         rows_ = [r for r in group if "turn" in r and "max_abs_logit_diff" in r]
         # The split-prefill rows are the noise the turns and probes are judged against (cache-check's verdict
         # leaves them out too).
@@ -87,7 +88,7 @@ def cache_lines(rows):
         if turns:
             worst = max(turns, key=finite)
             above = [r for r in turns if finite(r) > 0.1]
-            body.append([paged, len(turns), f"{len(turns) - len(above)}/{len(turns)}",
+            body.append([paged, dtype, len(turns), f"{len(turns) - len(above)}/{len(turns)}",
                          f"{sum(1 for r in turns if r.get('first_divergence') is None)}/{len(turns)}",
                          finite(worst), ", ".join(str(r.get("turn")) for r in above) or "none",
                          len(noise), f"{sum(1 for r in noise if finite(r) > 0.1)}/{len(noise)}",
@@ -96,7 +97,7 @@ def cache_lines(rows):
                          turns[-1].get("ttft_ms")])
         others += [r for r in group if r not in rows_]
     if body:
-        lines += table(["paged", "turns and probes", "logits within 0.1", "greedy equal", "max |Δlogit|",
+        lines += table(["paged", "dtype", "turns and probes", "logits within 0.1", "greedy equal", "max |Δlogit|",
                         "turns above 0.1", "noise rows", "noise above 0.1", "noise max |Δlogit|",
                         "noise greedy parted", "ttft_ms (last)"], body)
     for r in others:

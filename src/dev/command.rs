@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use crate::dev::tiny_glm::{self, TinyGlmOptions};
-use crate::engine::local::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
+use crate::engine::local::{DeviceChoice, IsqChoice, LocalOptions, Precision, Sampling};
 use crate::engine::paged_attn::{self, PagedAttnChoice};
 use crate::headless::exit;
 
@@ -76,6 +76,11 @@ pub struct EngineArgs {
     /// PagedAttention: auto (on with CUDA), on (a GPU only) or off.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = PagedAttnChoice::Auto)]
     pub paged_attn: PagedAttnChoice,
+    /// Precision of the unquantized weights, activations and KV cache: auto
+    /// (bf16 on a GPU, f32 on the CPU) or f32 (on a GPU: what bf16 rounding
+    /// explains; without --isq or PagedAttention).
+    #[arg(long, value_enum, default_value_t = Precision::Auto)]
+    pub dtype: Precision,
 }
 
 #[derive(Debug, Args)]
@@ -162,7 +167,7 @@ impl EngineArgs {
     /// `max_tokens` caps each request's answer (`None`: the context's
     /// room). A PagedAttention choice that cannot run here is refused first.
     pub fn local_options(&self, max_tokens: Option<usize>) -> Result<LocalOptions> {
-        paged_attn::check_early(self.paged_attn, self.device)?;
+        self.check()?;
         Ok(LocalOptions {
             model: self.model.clone(),
             isq: self.isq,
@@ -175,6 +180,16 @@ impl EngineArgs {
             },
             prefix_cache: true,
             paged_attn: self.paged_attn,
+            precision: self.dtype,
         })
+    }
+
+    /// Refuses, before anything loads, a PagedAttention choice that cannot
+    /// run here and what `--dtype` cannot run with.
+    pub fn check(&self) -> Result<()> {
+        paged_attn::check_early(self.paged_attn, self.device)?;
+        self.dtype
+            .check(self.isq, self.paged_attn)
+            .map_err(anyhow::Error::msg)
     }
 }

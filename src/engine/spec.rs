@@ -156,6 +156,7 @@ pub async fn open(
                 },
                 prefix_cache: true,
                 paged_attn: options.paged_attn,
+                precision: super::local::Precision::Auto,
             };
             let settings = LoadSettings {
                 memory_limit: options.memory_limit,

@@ -33,6 +33,7 @@ async fn a_compacted_and_resumed_session_reuses_the_cache_exactly() {
         max_context: Some(8192),
         tools: false,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
+        precision: glint::engine::local::Precision::Auto,
         probes: false,
         noise_probes: 1,
     };

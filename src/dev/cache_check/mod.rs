@@ -21,7 +21,7 @@ use crate::conversation::{Message, ToolCall};
 use crate::dev::steps::{self, StepLog, StepRecorder, Watch};
 use crate::engine::local::prefill::PrefillLog;
 use crate::engine::local::{
-    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Sampling,
+    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Precision, Sampling,
 };
 use crate::engine::paged_attn::PagedAttnChoice;
 use crate::engine::{EngineError, GlmModel, Model, ModelEvent, TurnRequest};
@@ -49,6 +49,7 @@ pub struct CacheCheckOptions {
     /// without them the prompt is short, so each turn's new tokens weigh more.
     pub tools: bool,
     pub paged_attn: PagedAttnChoice,
+    pub precision: Precision,
     /// After the session, run the probe turns (one new token, a block
     /// boundary, the split-prefill noise rows).
     pub probes: bool,
@@ -357,6 +358,7 @@ fn engine_options(options: &CacheCheckOptions, prefix_cache: bool) -> LocalOptio
         },
         prefix_cache,
         paged_attn: options.paged_attn,
+        precision: options.precision,
     }
 }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use super::{CacheCheckOptions, LongSession, SessionReport, TurnKind, TurnReport, session};
 use crate::engine::local::LoadProgress;
 use crate::engine::local::prefill::PrefillLog;
-use crate::engine::paged_attn;
 
 /// The reports as a Markdown table.
 pub fn table(reports: &[TurnReport]) -> String {
@@ -165,7 +164,7 @@ pub const MAX_RATIO: f64 = 1.10;
 pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8> {
     use tracing_subscriber::layer::SubscriberExt;
 
-    paged_attn::check_early(args.engine.paged_attn, args.engine.device)?;
+    args.engine.check()?;
     let options = CacheCheckOptions {
         model: args.engine.model.clone(),
         device: args.engine.device,
@@ -175,6 +174,7 @@ pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8>
         max_context: args.engine.max_context.map(usize::try_from).transpose()?,
         tools: !args.no_tools,
         paged_attn: args.engine.paged_attn,
+        precision: args.engine.dtype,
         probes: !args.no_probes,
         noise_probes: usize::try_from(args.noise_probes)?,
     };

@@ -37,6 +37,8 @@ const GIB: f64 = (1u64 << 30) as f64;
 pub enum MemoryKind {
     /// A GPU's own memory: weights and KV cache in bf16.
     Gpu,
+    /// A GPU's own memory with `--dtype f32`: everything in f32.
+    GpuF32,
     /// The machine's RAM, running on CPU: everything in f32.
     Ram,
 }
@@ -44,7 +46,7 @@ pub enum MemoryKind {
 impl MemoryKind {
     fn name(self) -> &'static str {
         match self {
-            MemoryKind::Gpu => "GPU memory",
+            MemoryKind::Gpu | MemoryKind::GpuF32 => "GPU memory",
             MemoryKind::Ram => "RAM",
         }
     }
@@ -53,7 +55,7 @@ impl MemoryKind {
     fn bytes_per_value(self) -> u64 {
         match self {
             MemoryKind::Gpu => 2,
-            MemoryKind::Ram => 4,
+            MemoryKind::GpuF32 | MemoryKind::Ram => 4,
         }
     }
 
@@ -62,7 +64,7 @@ impl MemoryKind {
         ISQ_BITS
             .iter()
             .map(|(level, _)| *level)
-            .filter(move |level| self == MemoryKind::Gpu || *level != IsqChoice::Fp8)
+            .filter(move |level| self != MemoryKind::Ram || *level != IsqChoice::Fp8)
     }
 }
 
@@ -88,7 +90,7 @@ impl Weights {
             // stays so; one stored wider (f32) is loaded as bf16.
             None => match kind {
                 MemoryKind::Gpu => self.file_bytes.min(params * 2),
-                MemoryKind::Ram => params * 4,
+                MemoryKind::GpuF32 | MemoryKind::Ram => params * 4,
             },
         }
     }
@@ -276,7 +278,7 @@ pub fn copy_fits(query: &FitQuery, budget: &Budget, isq: IsqChoice) -> Result<()
             (budget.usable(), weights + kv)
         }
         // On a GPU the model stays in GPU memory; the copy is made in RAM.
-        MemoryKind::Gpu => {
+        MemoryKind::Gpu | MemoryKind::GpuF32 => {
             let ram = Budget {
                 kind: MemoryKind::Ram,
                 available: available_ram(),
@@ -304,6 +306,7 @@ fn refusal(query: &FitQuery, budget: &Budget, usable: u64, tried: &[IsqChoice]) 
         _ if !query.weights.quantizable() => "as stored".to_string(),
         (IsqChoice::None, MemoryKind::Ram) => "f32 (how glint runs models on CPU)".to_string(),
         (IsqChoice::None, MemoryKind::Gpu) => "bf16".to_string(),
+        (IsqChoice::None, MemoryKind::GpuF32) => "f32 (--dtype f32)".to_string(),
         (level, _) => format!("--isq {}", level.name()),
     };
     let kv_part = match (kv, query.context) {

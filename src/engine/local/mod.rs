@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
 pub use gguf::check_gguf;
-pub use options::{DeviceChoice, IsqChoice, LocalOptions, Sampling};
+pub use options::{DeviceChoice, IsqChoice, LocalOptions, Precision, Sampling};
 pub use quantized_cache::{QuantizedCache, QuantizedCacheUse};
 use request::{Continuation, RequestSettings};
 pub use request::{LogitsOverride, StepHook};
@@ -163,7 +163,7 @@ impl LocalEngine {
                 context: options.max_context.map(|n| n as u64),
                 isq: options.isq,
             },
-            budget: memory_budget(&device, options.device, memory_limit),
+            budget: memory_budget(&device, options.device, options.precision, memory_limit),
         });
         let mut options = options.clone();
         if let Some(memory) = &memory {
@@ -333,8 +333,13 @@ impl MemoryCheck {
 fn memory_budget(
     device: &mistralrs::Device,
     choice: DeviceChoice,
+    precision: Precision,
     limit: Option<u64>,
 ) -> memory::Budget {
+    let gpu_kind = match precision {
+        Precision::Auto => memory::MemoryKind::Gpu,
+        Precision::F32 => memory::MemoryKind::GpuF32,
+    };
     let (kind, available) = if device.is_cpu() {
         (memory::MemoryKind::Ram, memory::available_ram())
     } else if device.is_cuda() {
@@ -342,9 +347,9 @@ fn memory_budget(
             DeviceChoice::Cuda(n) => n,
             _ => 0,
         };
-        (memory::MemoryKind::Gpu, memory::free_gpu_memory(ordinal))
+        (gpu_kind, memory::free_gpu_memory(ordinal))
     } else {
-        (memory::MemoryKind::Gpu, None)
+        (gpu_kind, None)
     };
     memory::Budget {
         kind,

@@ -160,6 +160,44 @@ pub struct LocalOptions {
     pub prefix_cache: bool,
     /// Whether the KV cache is kept in PagedAttention's blocks.
     pub paged_attn: PagedAttnChoice,
+    /// The precision of an unquantized load.
+    pub precision: Precision,
+}
+
+/// The precision the weights, activations and KV cache of an unquantized
+/// load run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Precision {
+    /// bf16 on a GPU (mistralrs's choice there), f32 on the CPU.
+    #[default]
+    Auto,
+    /// f32 on every device: twice a GPU's bf16 memory, to measure what bf16
+    /// rounding explains. Unquantized and without PagedAttention only (its
+    /// MLA kernels take bf16); see [`Precision::check`].
+    F32,
+}
+
+impl Precision {
+    /// Refuses what cannot run in this precision, with what to do instead.
+    pub fn check(self, isq: IsqChoice, paged_attn: PagedAttnChoice) -> Result<(), String> {
+        if self != Precision::F32 {
+            return Ok(());
+        }
+        if isq != IsqChoice::None {
+            return Err(format!(
+                "--dtype f32 loads unquantized weights; drop --isq {}",
+                isq.name()
+            ));
+        }
+        if paged_attn == PagedAttnChoice::On {
+            return Err(
+                "--dtype f32 runs without PagedAttention (its MLA kernels take bf16); \
+                 use --paged-attn off"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The PagedAttention config for `options` on `device`, or `None` when it
@@ -170,11 +208,17 @@ pub(super) fn paged_config(
     options: &LocalOptions,
     device: &Device,
 ) -> anyhow::Result<Option<mistralrs::PagedAttentionConfig>> {
-    let on = paged_attn::decide(
-        options.paged_attn,
-        DeviceKind::of(device),
-        paged_attn::no_mla_from_env(),
-    )?;
+    options
+        .precision
+        .check(options.isq, options.paged_attn)
+        .map_err(anyhow::Error::msg)?;
+    // `auto` turns PagedAttention on with CUDA, which f32 cannot run.
+    let on = options.precision != Precision::F32
+        && paged_attn::decide(
+            options.paged_attn,
+            DeviceKind::of(device),
+            paged_attn::no_mla_from_env(),
+        )?;
     if !on {
         return Ok(None);
     }
@@ -214,7 +258,8 @@ pub(super) enum WeightsFrom {
 }
 
 /// Builds the mistralrs model. On CPU the activations run in f32 (fast and
-/// exact there); PagedAttention as [`paged_config`] decides.
+/// exact there), and with `--dtype f32` everywhere; PagedAttention as
+/// [`paged_config`] decides.
 pub(super) async fn build(
     source: &ModelSource,
     options: &LocalOptions,
@@ -234,6 +279,12 @@ pub(super) async fn build(
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            if options.precision == Precision::F32 {
+                anyhow::bail!(
+                    "--dtype f32 needs a checkpoint of unquantized weights, and {} is a GGUF file; drop --dtype",
+                    path.display()
+                );
+            }
             let mut builder = GgufModelBuilder::new(dir, vec![file]).with_device(device);
             if let Some(mapping) = mapping {
                 builder = builder.with_device_mapping(mapping);
@@ -271,7 +322,10 @@ pub(super) async fn build(
                 builder = builder.with_device_mapping(mapping);
             }
             if on_cpu {
-                builder = builder.with_force_cpu().with_dtype(ModelDType::F32);
+                builder = builder.with_force_cpu();
+            }
+            if on_cpu || options.precision == Precision::F32 {
+                builder = builder.with_dtype(ModelDType::F32);
             }
             finish_text_builder(builder, options, paged).await
         }
@@ -311,5 +365,28 @@ mod tests {
             "a GPU load must bypass mistralrs's automatic mapper: {gpu:?}"
         );
         assert!(device_mapping(false).is_none());
+    }
+
+    #[test]
+    fn f32_refuses_quantization_and_paged_attention_and_auto_refuses_nothing() {
+        let f32 = Precision::F32;
+        assert_eq!(f32.check(IsqChoice::None, PagedAttnChoice::Off), Ok(()));
+        // `auto` is resolved to off at load (paged_config), not refused.
+        assert_eq!(f32.check(IsqChoice::None, PagedAttnChoice::Auto), Ok(()));
+        let paged = f32.check(IsqChoice::None, PagedAttnChoice::On);
+        assert!(
+            paged
+                .as_ref()
+                .is_err_and(|e| e.contains("--paged-attn off")),
+            "{paged:?}"
+        );
+        let isq = f32.check(IsqChoice::Q4k, PagedAttnChoice::Off);
+        assert!(
+            isq.as_ref().is_err_and(|e| e.contains("drop --isq q4k")),
+            "{isq:?}"
+        );
+        for isq in [IsqChoice::Q4k, IsqChoice::Auto] {
+            assert_eq!(Precision::Auto.check(isq, PagedAttnChoice::On), Ok(()));
+        }
     }
 }

@@ -79,6 +79,17 @@ fn weights_load_as_bf16_on_a_gpu_as_f32_on_cpu_or_at_the_isq_level() {
         f32_weights.loaded_bytes(IsqChoice::None, MemoryKind::Gpu),
         4 * GIB
     );
+    // With --dtype f32 a GPU holds f32, as the CPU does, and a context's
+    // KV cache doubles with it.
+    assert_eq!(
+        weights.loaded_bytes(IsqChoice::None, MemoryKind::GpuF32),
+        112 * GIB
+    );
+    let query = glm(IsqChoice::None, Some(GLM_WINDOW));
+    assert_eq!(
+        query.need_at(IsqChoice::None, MemoryKind::GpuF32).1,
+        2 * query.need_at(IsqChoice::None, MemoryKind::Gpu).1
+    );
     // A GGUF loads as stored, whatever --isq says.
     let gguf = Weights {
         file_bytes: 3 * GIB,
