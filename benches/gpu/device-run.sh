@@ -21,13 +21,13 @@
 #                   device has no nsys, the same table from benches/gpu/cupti_trace.cpp, a CUPTI kernel tracer
 #                   build-cuda.sh packs into .gpu-carry/cupti/) and ncu of the FlashInfer MLA decode kernel after
 #                   16k (its grid: split-KV or not)
-#   ab           issue 18's before/after pairs, same binary, same run, each switch off (0.8.1's path) and on:
-#                   MLA decode after 1k/8k/32k with split-KV (MISTRALRS_MLA_SPLIT_KV; paged-attn 0001, core 0007);
-#                   decode after 1k with the fused router (GLINT_FUSED_ROUTER; core 0011), and its logits against
-#                   the unfused router's on 2 layers;
+#   ab           issue 18's before/after pairs, same binary, same run, each switch off (0.8.1's path) and on,
+#                   newest first: decode after 1k with the fused router (GLINT_FUSED_ROUTER; core 0011), and its
+#                   logits against the unfused router's on 2 layers;
 #                   ISQ q4k load, prefill 1k/8k and decode with the quantized-MoE kernels (GLINT_MOE_KERNELS;
 #                   core 0008/0009, quant 0002/0003), on 8 layers (ISQ of all 47 took over 174 s on an H200),
-#                   beside the same checkpoint in bf16 (issue 18's 4-bit / bf16 decode ratio)
+#                   beside the same checkpoint in bf16 (issue 18's 4-bit / bf16 decode ratio); then MLA decode
+#                   after 1k/8k/32k with split-KV (MISTRALRS_MLA_SPLIT_KV; paged-attn 0001, core 0007)
 #   speed-64k    3. prefill 64k
 #   speed-128k   3. prefill 128k and decode after it
 #
@@ -395,12 +395,10 @@ router_logits() {
 }
 
 stage_ab() {
-    ckpt "$BIG" || return
-    # Split-KV runs only under PagedAttention (the MLA decode kernel); the smoke run has neither, and checks
-    # that the switch leaves the CPU path alone.
-    ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
+    # Newest first: a call cut short by the budget loses what earlier leases measured already.
     # The fused router (core 0011): a MoE layer's eight routing launches in one. Decode after 1k (where launch
     # overhead is most of a step), then the logits of the same ids with it off and on.
+    ckpt "$BIG" || return
     ab_pair fused-router GLINT_FUSED_ROUTER "${ROUTER_RUN[@]}"
     router_logits
     ckpt "$MOE_LAYERS" || return
@@ -412,13 +410,18 @@ stage_ab() {
     # each switch's run quantizes into a cache of its own, so both loads are ISQ loads, and a third run reads
     # the copy the second wrote (the pre-quantized load issue 18 compares with bf16's). Each load row says
     # what happened to the copy (quantized_copy: written, read, or not_written: the tiny CPU smoke checkpoint's
-    # layers are too small to quantize, so mistralrs cannot serialize them).
+    # layers are too small to quantize, so mistralrs cannot serialize them). Their decode needs core 0010 (on
+    # 2026-11-28 every ISQ decode failed at its first step without it).
     local cache=$WORK/quantized-cache
     rm -rf "$cache"
     AB_CACHE=$cache ab_pair moe-kernels GLINT_MOE_KERNELS --isq "$MOE_ISQ" "${MOE_RUN[@]}"
     FIELDS=("layers=$MOE_LAYERS" "paged=$SPEED_PAGED" "switch=quantized copy" switch_value=default)
     run_step ab moe-kernels-on-from-copy 240 env -u GLINT_MOE_KERNELS XDG_CACHE_HOME="$cache/default" "$GLINT" dev speed \
         "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" --isq "$MOE_ISQ" "${MOE_RUN[@]}" --json
+    # Split-KV (measured 2026-11-27 and -28) runs only under PagedAttention (the MLA decode kernel); the smoke
+    # run has neither, and checks that the switch leaves the CPU path alone.
+    ckpt "$BIG" || return
+    ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
 }
 
 stage_speed_long() {
