@@ -3,6 +3,7 @@
 //! what greedy decoding after the same ids produces, and one token
 //! prefilled per position.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use futures::StreamExt;
@@ -115,28 +116,7 @@ async fn the_command_writes_rows_whose_greedy_choice_is_what_decoding_picks() {
     let ids_file = out.path().join("ids.txt");
     let text: Vec<String> = ids.iter().map(u32::to_string).collect();
     std::fs::write(&ids_file, text.join(" ") + "\n").expect("ids written");
-    let prefix = out.path().join("run");
-    let output = common::glint(out.path())
-        .args([
-            "dev",
-            "logits",
-            &model,
-            "--device",
-            "cpu",
-            "--paged-attn",
-            "auto",
-        ])
-        .arg("--ids")
-        .arg(&ids_file)
-        .arg("--out")
-        .arg(&prefix)
-        .output()
-        .expect("glint runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    dev_logits(out.path(), &model, &["--paged-attn", "auto"], "run");
 
     let json = std::fs::read_to_string(out.path().join("run.json")).expect("the json file");
     let dump: LogitsDump = serde_json::from_str(&json).expect("the json parses");
@@ -169,20 +149,7 @@ async fn the_command_writes_rows_whose_greedy_choice_is_what_decoding_picks() {
     assert_ne!(rows[0], rows[rows.len() - 1]);
 
     // `--dtype f32` is how the CPU always runs: the same rows, bit for bit.
-    let f32_prefix = out.path().join("run-f32");
-    let output = common::glint(out.path())
-        .args(["dev", "logits", &model, "--device", "cpu", "--dtype", "f32"])
-        .arg("--ids")
-        .arg(&ids_file)
-        .arg("--out")
-        .arg(&f32_prefix)
-        .output()
-        .expect("glint runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    dev_logits(out.path(), &model, &["--dtype", "f32"], "run-f32");
     let f32_bytes = std::fs::read(out.path().join("run-f32.f32")).expect("the f32 run's file");
     assert!(f32_bytes == bytes, "--dtype f32 changed the CPU's logits");
 }
@@ -221,6 +188,25 @@ fn f32_with_a_quantization_is_refused_in_one_line_by_the_dev_commands() {
             "{command:?}: {stderr}"
         );
     }
+}
+
+/// Runs `glint dev logits MODEL --device cpu EXTRA...` on `dir`'s ids.txt
+/// into `dir/PREFIX.*`, failing the test when it fails.
+fn dev_logits(dir: &Path, model: &str, extra: &[&str], prefix: &str) {
+    let output = common::glint(dir)
+        .args(["dev", "logits", model, "--device", "cpu"])
+        .args(extra)
+        .arg("--ids")
+        .arg(dir.join("ids.txt"))
+        .arg("--out")
+        .arg(dir.join(prefix))
+        .output()
+        .expect("glint runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
