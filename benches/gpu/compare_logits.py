@@ -36,40 +36,39 @@ MAX_LISTED = 16
 # --- reference (transformers) ----------------------------------------------------------------------------------
 
 
-def reference(directory, ids_file, outputs):
+def reference(directory, ids_file, dtype_name, prefix):
     import torch
     from transformers import AutoModelForCausalLM
 
     ids = [int(x) for x in open(ids_file, encoding="utf-8").read().replace(",", " ").split()]
     on_disk = sum(os.path.getsize(os.path.join(directory, n)) for n in os.listdir(directory)
                   if n.endswith(".safetensors"))
-    for dtype_name, prefix in outputs:
-        dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}.get(dtype_name)
-        if dtype is None:
-            raise SystemExit(f"compare_logits.py: dtype {dtype_name!r} is not bf16 or fp32")
-        # The checkpoint is bf16 on disk: fp32 doubles it. Leave 4 GiB for activations and the CUDA context.
-        need = on_disk * (2 if dtype is torch.float32 else 1) + 4 * 2**30
-        free, total = torch.cuda.mem_get_info()
-        row = {"kind": "reference", "dtype": dtype_name, "positions": len(ids)}
-        if need > free:
-            row.update({"status": "not_run", "reason": f"needs ~{need / 2**30:.1f} GiB, "
-                        f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free"})
-            print(json.dumps(row), flush=True)
-            continue
-        started = time.time()
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, device_map="cuda").eval()
-        loaded = time.time()
-        with torch.no_grad():
-            logits = model(torch.tensor([ids], device="cuda")).logits[0].float()
-        torch.cuda.synchronize()
-        forward = time.time()
-        argmax = logits.argmax(dim=-1).tolist()
-        logits.cpu().numpy().astype("<f4").tofile(prefix + ".f32")
-        with open(prefix + ".json", "w", encoding="utf-8") as f:
-            json.dump({"positions": logits.shape[0], "vocab": logits.shape[1], "ids": ids, "argmax": argmax}, f)
-        row.update({"status": "ok", "vocab": logits.shape[1], "load_seconds": round(loaded - started, 2),
-                    "forward_seconds": round(forward - loaded, 3), "transformers_dtype": str(dtype)})
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}.get(dtype_name)
+    if dtype is None:
+        raise SystemExit(f"compare_logits.py: dtype {dtype_name!r} is not bf16 or fp32")
+    # The checkpoint is bf16 on disk: fp32 doubles it. Leave 4 GiB for activations and the CUDA context.
+    need = on_disk * (2 if dtype is torch.float32 else 1) + 4 * 2**30
+    free, total = torch.cuda.mem_get_info()
+    row = {"kind": "reference", "dtype": dtype_name, "positions": len(ids)}
+    if need > free:
+        row.update({"status": "not_run", "reason": f"needs ~{need / 2**30:.1f} GiB, "
+                    f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free"})
         print(json.dumps(row), flush=True)
+        return
+    started = time.time()
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, device_map="cuda").eval()
+    loaded = time.time()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids], device="cuda")).logits[0].float()
+    torch.cuda.synchronize()
+    forward = time.time()
+    argmax = logits.argmax(dim=-1).tolist()
+    logits.cpu().numpy().astype("<f4").tofile(prefix + ".f32")
+    with open(prefix + ".json", "w", encoding="utf-8") as f:
+        json.dump({"positions": logits.shape[0], "vocab": logits.shape[1], "ids": ids, "argmax": argmax}, f)
+    row.update({"status": "ok", "vocab": logits.shape[1], "load_seconds": round(loaded - started, 2),
+                "forward_seconds": round(forward - loaded, 3), "transformers_dtype": str(dtype)})
+    print(json.dumps(row), flush=True)
 
 
 # --- comparison (plain Python, one position per task) ------------------------------------------------------------
@@ -202,7 +201,7 @@ def main(argv):
         if any(len(o) != 2 for o in outputs):
             raise SystemExit("compare_logits.py: outputs are DTYPE=PREFIX")
         if len(outputs) == 1:
-            reference(argv[1], argv[2], outputs)
+            reference(argv[1], argv[2], *outputs[0])
             return
         # One process per dtype: in one process transformers kept the bf16 model's memory even after
         # del + gc.collect() + empty_cache(), so the fp32 load that followed found 83 of 140 GiB free beside the

@@ -361,14 +361,20 @@ stage_profile() {
 # AB_CACHE set, each run keeps its quantized copies in AB_CACHE/0 and AB_CACHE/default (XDG_CACHE_HOME).
 ab_pair() {
     local step=$1 var=$2; shift 2
-    local value side setting cache=()
+    local value cache=()
     for value in 0 default; do
         FIELDS=("layers=$CKPT_LAYERS" "paged=$SPEED_PAGED" "switch=$var" "switch_value=$value")
         [[ -n ${AB_CACHE:-} ]] && cache=("XDG_CACHE_HOME=$AB_CACHE/$value")
-        if [[ $value == 0 ]]; then side=off setting=("$var=0"); else side=on setting=(-u "$var"); fi
-        run_step ab "$step-$side" 240 env "${setting[@]}" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
+        switch_side "$var" "$value"
+        run_step ab "$step-$SIDE" 240 env "${SETTING[@]}" "${cache[@]}" "$GLINT" dev speed "$CKPT" --device "$DEV" \
             --paged-attn "$SPEED_PAGED" "$@" --json
     done
+}
+
+# switch_side VAR VALUE: for one run of a pair, SIDE (off for VALUE 0, on for default) and SETTING, env's
+# arguments for it (VAR=0: mistralrs 0.8.1's path; VAR unset: glint's patch).
+switch_side() {
+    if [[ $2 == 0 ]]; then SIDE=off SETTING=("$1=0"); else SIDE=on SETTING=(-u "$1"); fi
 }
 
 # The fused router's logits against the unfused path's, same ids, 2 layers: the router's scores agree to within
@@ -376,13 +382,13 @@ ab_pair() {
 # smoke run) the switch changes nothing and the files must be equal.
 router_logits() {
     ckpt 2 || return
-    local ids value side setting files=(); ids=$(ids_file)
+    local ids value files=(); ids=$(ids_file)
     for value in 0 default; do
-        if [[ $value == 0 ]]; then side=off setting=(GLINT_FUSED_ROUTER=0); else side=on setting=(-u GLINT_FUSED_ROUTER); fi
-        local prefix=$WORK/logits/router-L2-$side
+        switch_side GLINT_FUSED_ROUTER "$value"
+        local prefix=$WORK/logits/router-L2-$SIDE
         FIELDS=(layers=2 "paged=$SPEED_PAGED" switch=GLINT_FUSED_ROUTER "switch_value=$value")
-        run_step ab "fused-router-logits-$side" 120 env "${setting[@]}" "$GLINT" dev logits "$CKPT" --ids "$ids" \
-            --out "$prefix" --device "$DEV" --paged-attn "$SPEED_PAGED" && files+=("router-$side=$prefix")
+        run_step ab "fused-router-logits-$SIDE" 120 env "${SETTING[@]}" "$GLINT" dev logits "$CKPT" --ids "$ids" \
+            --out "$prefix" --device "$DEV" --paged-attn "$SPEED_PAGED" && files+=("router-$SIDE=$prefix")
     done
     FIELDS=(layers=2)
     if ((${#files[@]} == 2)); then
