@@ -165,7 +165,7 @@ pub struct CacheCheckArgs {
 impl EngineArgs {
     /// The engine these arguments load, greedy, with the prefix cache;
     /// `max_tokens` caps each request's answer (`None`: the context's
-    /// room). A PagedAttention choice that cannot run here is refused first.
+    /// room). What [`EngineArgs::check`] refuses is refused first.
     pub fn local_options(&self, max_tokens: Option<usize>) -> Result<LocalOptions> {
         self.check()?;
         Ok(LocalOptions {
