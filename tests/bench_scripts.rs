@@ -215,9 +215,14 @@ fn device_run_cpu_smoke_records_every_stage() {
             .collect()
     };
     let turns = with("cache", "turn");
-    assert!(turns.iter().all(|r| r["paged"] == "off"), "{results}");
-    let f32_turns = turns.iter().filter(|r| r["dtype"] == "f32").count();
-    assert_eq!((turns.len(), f32_turns), (6, 3), "{results}");
+    let f32_turns = with("cache-f32", "turn");
+    assert!(
+        turns.iter().chain(&f32_turns).all(|r| r["paged"] == "off"),
+        "{results}"
+    );
+    assert!(turns.iter().all(|r| r["dtype"].is_null()), "{results}");
+    assert!(f32_turns.iter().all(|r| r["dtype"] == "f32"), "{results}");
+    assert_eq!((turns.len(), f32_turns.len()), (3, 3), "{results}");
     let mut layers_compared = Vec::new();
     let agreements = |stage: &str| -> Vec<&serde_json::Value> {
         rows.iter()
@@ -297,6 +302,17 @@ fn device_run_cpu_smoke_records_every_stage() {
         .map(|r| r["step"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(not_run, ["nsys", "ncu"], "{results}");
+    // The flash-attn pair needs the CUDA flash-attn build: on the CPU it is
+    // recorded as not run, never as measured.
+    let flash: Vec<_> = with("flash", "step")
+        .iter()
+        .map(|r| (r["step"].as_str(), r["status"].as_str()))
+        .collect();
+    assert_eq!(
+        flash,
+        [(Some("flash-attn-on"), Some("not_run"))],
+        "{results}"
+    );
     let summary = run_ok(
         Command::new("python3")
             .arg(gpu_dir().join("summarize.py"))

@@ -11,8 +11,8 @@
 #
 # Stages, in priority order (issue 17's items 1-4; the long-context prefills last, as they alone can take
 # a whole call):
-#   cache        1. cached == cold: glint dev cache-check, real dims, 2 layers, 30 turns, PagedAttention on/off,
-#                   and not paged in f32 (--dtype f32: what bf16 rounding explains)
+#   cache        1. cached == cold: glint dev cache-check, real dims, 2 layers, 30 turns, PagedAttention on/off
+#   cache-f32    1. the same not paged in f32 (--dtype f32: what bf16 rounding explains; needs core 0012)
 #   agree-small  2. agreement with transformers (bf16 and fp32), teacher-forced, 1 and 2 layers, paged on/off
 #   agree-47     2. the same with 47 layers (fp32 only where it fits: 112 GiB of weights)
 #   speed        3. copy bandwidth (torch); load, prefill 1k/8k/32k, decode after 1k/8k/32k, turn 30 of 30
@@ -28,6 +28,8 @@
 #                   core 0008/0009, quant 0002/0003), on 8 layers (ISQ of all 47 took over 174 s on an H200),
 #                   beside the same checkpoint in bf16 (issue 18's 4-bit / bf16 decode ratio); then MLA decode
 #                   after 1k/8k/32k with split-KV (MISTRALRS_MLA_SPLIT_KV; paged-attn 0001, core 0007)
+#   flash        issue 18: the flash-attn build's prefill 1k/8k/32k (flash-attn for a prompt with no cached
+#                   prefix) against the plain build's, both binaries in one call (mistralrs has no runtime switch)
 #   speed-64k    3. prefill 64k
 #   speed-128k   3. prefill 128k and decode after it
 #
@@ -47,7 +49,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 here=benches/gpu
-STAGES=(cache agree-small agree-47 speed profile ab speed-64k speed-128k)
+STAGES=(cache cache-f32 agree-small agree-47 speed profile ab flash speed-64k speed-128k)
 
 from="" only="" budget="" smoke=0
 while (($#)); do
@@ -108,6 +110,8 @@ else
     MOE_RUN=(--prefill 1024,8192 --decode-after 1024 --decode-tokens 32 --session-turns 0) MOE_ISQ=q4k
     MOE_LAYERS=8
     ROUTER_RUN=(--prefill 1024 --decode-after 1024 --decode-tokens 64 --session-turns 0)
+    # Prefill is where flash-attn acts (no cached prefix); decode after 1k stays in as a check it is unchanged.
+    FLASH_RUN=(--prefill 1024,8192,32768 --decode-after 1024 --decode-tokens 32 --session-turns 0)
 fi
 
 say() { echo "[$(($(date +%s) - start_s))s] $*" | tee -a "$RUNLOG" >&2; }
@@ -151,22 +155,29 @@ run_step() {
 }
 
 # --- the binary and the device --------------------------------------------------------------------------------
+# unpack_build DIR DEST: unpacks DIR/glint-cuda.xz to DEST (once per machine) and checks it is the binary
+# DIR/glint-cuda.json describes, built from this tree's patches/; says why and returns 1 otherwise.
+unpack_build() {
+    local dir=$1 dest=$2
+    local want; want=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' \
+        "$dir/glint-cuda.json" 2>/dev/null) || { say "no $dir/glint-cuda.json: run benches/gpu/build-cuda.sh and carry .gpu-carry"; return 1; }
+    if [[ ! -x $dest || $(sha256sum "$dest" | cut -d' ' -f1) != "$want" ]]; then
+        xz -dc "$dir/glint-cuda.xz" >"$dest" && chmod +x "$dest" || { say "cannot unpack $dir/glint-cuda.xz"; return 1; }
+        [[ $(sha256sum "$dest" | cut -d' ' -f1) == "$want" ]] || { say "the binary unpacked from $dir is not the one its glint-cuda.json describes"; return 1; }
+    fi
+    # A binary built from other engine patches would measure the wrong
+    # engine: refuse it before any device time goes into it.
+    local built_patches; built_patches=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("patches_sha256", ""))' "$dir/glint-cuda.json")
+    local tree_patches; tree_patches=$(cat patches/*/*.patch | sha256sum | cut -d' ' -f1)
+    [[ $built_patches == "$tree_patches" ]] || { say "the binary in $dir was built from other patches/ than this tree's: rerun benches/gpu/build-cuda.sh"; return 1; }
+}
+
 setup() {
     if [[ -n ${GLINT_BIN:-} ]]; then
         GLINT=$GLINT_BIN
     else
         GLINT=$WORK/glint
-        local want; want=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["sha256"])' \
-            "$CARRY/glint-cuda.json" 2>/dev/null) || { say "no $CARRY/glint-cuda.json: run benches/gpu/build-cuda.sh and carry .gpu-carry"; exit 2; }
-        if [[ ! -x $GLINT || $(sha256sum "$GLINT" | cut -d' ' -f1) != "$want" ]]; then
-            xz -dc "$CARRY/glint-cuda.xz" >"$GLINT" && chmod +x "$GLINT" || { say "cannot unpack $CARRY/glint-cuda.xz"; exit 2; }
-            [[ $(sha256sum "$GLINT" | cut -d' ' -f1) == "$want" ]] || { say "the unpacked binary's sha256 is not glint-cuda.json's"; exit 2; }
-        fi
-        # A binary built from other engine patches would measure the wrong
-        # engine: refuse it before any device time goes into it.
-        local built_patches; built_patches=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("patches_sha256", ""))' "$CARRY/glint-cuda.json")
-        local tree_patches; tree_patches=$(cat patches/*/*.patch | sha256sum | cut -d' ' -f1)
-        [[ $built_patches == "$tree_patches" ]] || { say "the carried binary was built from other patches/ than this tree's: rerun benches/gpu/build-cuda.sh"; exit 2; }
+        unpack_build "$CARRY" "$GLINT" || exit 2
     fi
     if ((!smoke)); then
         local cu13; cu13=$("$PY" -c 'import nvidia, os; print(next((os.path.join(p, "cu13", "lib") for p in nvidia.__path__ if os.path.isdir(os.path.join(p, "cu13", "lib"))), ""))' 2>/dev/null)
@@ -227,11 +238,16 @@ stage_cache() {
         run_step cache "cache-check-paged-$paged" 200 "$GLINT" dev cache-check "$CKPT" --device "$DEV" \
             --turns "$TURNS" --paged-attn "$paged" --max-context 32768 "${CACHE_EXTRA[@]}" --json
     done
+}
+
+stage_cache_f32() {
+    ckpt 2 || return
     # The same session in f32 (without PagedAttention, whose MLA kernels take bf16): on 2026-11-27 and -28 the
     # same 1 to 3 of 30 turns jumped ~0.65 above the ~0.05 of every other turn and split prefill, in bf16. An
-    # expert choice flipping on bf16 rounding vanishes in f32; a cache fault stays.
+    # expert choice flipping on bf16 rounding vanishes in f32; a cache fault stays. On CUDA the f32 MoE runs
+    # mistralrs's per-expert loop (core 0012; the fused kernels take bf16/f16 only).
     FIELDS=(layers=2 paged=off dtype=f32)
-    run_step cache cache-check-f32 200 "$GLINT" dev cache-check "$CKPT" --device "$DEV" --turns "$TURNS" \
+    run_step cache-f32 cache-check-f32 200 "$GLINT" dev cache-check "$CKPT" --device "$DEV" --turns "$TURNS" \
         --paged-attn off --dtype f32 --max-context 32768 "${CACHE_EXTRA[@]}" --json
 }
 
@@ -430,6 +446,30 @@ stage_ab() {
     ab_pair split-kv MISTRALRS_MLA_SPLIT_KV "${AB_DECODE[@]}"
 }
 
+# The flash-attn build (benches/gpu/build-cuda.sh with GLINT_CUDA_FEATURES="cuda flash-attn", carried in
+# .gpu-carry/flash-attn) against the plain one, the same prefills one after the other in this call: mistralrs
+# picks flash-attn at compile time, so the pair is two binaries, not a switch.
+stage_flash() {
+    local flash_dir=.gpu-carry/flash-attn flash=$WORK/glint-flash-attn
+    FIELDS=("layers=$BIG" "paged=$SPEED_PAGED")
+    if ((smoke)); then
+        row --stage flash --step flash-attn-on kind=step status=not_run "reason=cpu smoke: no flash-attn build" "${FIELDS[@]}"
+        return
+    fi
+    if ! unpack_build "$flash_dir" "$flash"; then
+        row --stage flash --step flash-attn-on kind=step status=failed "reason=no usable build in $flash_dir" "${FIELDS[@]}"
+        failures=$((failures + 1))
+        return
+    fi
+    ckpt "$BIG" || return
+    FIELDS=("layers=$BIG" "paged=$SPEED_PAGED" switch=flash-attn switch_value=0)
+    run_step flash flash-attn-off 240 "$GLINT" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" \
+        "${FLASH_RUN[@]}" --json
+    FIELDS=("layers=$BIG" "paged=$SPEED_PAGED" switch=flash-attn switch_value=default)
+    run_step flash flash-attn-on 240 "$flash" dev speed "$CKPT" --device "$DEV" --paged-attn "$SPEED_PAGED" \
+        "${FLASH_RUN[@]}" --json
+}
+
 stage_speed_long() {
     local stage=$1; shift
     ckpt "$BIG" || return
@@ -457,11 +497,13 @@ for s in "${selected[@]}"; do
     say "== stage $s"
     case $s in
         cache) stage_cache ;;
+        cache-f32) stage_cache_f32 ;;
         agree-small) stage_agree_small ;;
         agree-47) stage_agree_47 ;;
         speed) stage_speed ;;
         profile) stage_profile ;;
         ab) stage_ab ;;
+        flash) stage_flash ;;
         speed-64k) stage_speed_long speed-64k "${SPEED64[@]}" ;;
         speed-128k) stage_speed_long speed-128k "${SPEED128[@]}" ;;
     esac

@@ -65,7 +65,7 @@ def header_lines(rows):
 
 
 def cache_lines(rows):
-    cache = [r for r in of(rows, "cache") if r.get("kind") not in ("step", "stage")]
+    cache = [r for r in rows if r.get("stage") in ("cache", "cache-f32") and r.get("kind") not in ("step", "stage")]
     if not cache:
         return []
     lines = ["", "### 1. Cached turns against cold prefills (`glint dev cache-check`)", ""]
@@ -194,11 +194,12 @@ def profile_lines(rows):
 
 
 def ab_lines(rows):
-    """Issue 18's before/after pairs: one switch's runs off (0.8.1's path) and on (glint's patch), same run."""
-    measured = [r for r in of(rows, "ab") if r.get("kind") in ("decode", "prefill", "load")]
+    """Issue 18's before/after pairs: one switch's runs off (0.8.1's path) and on (glint's patch), same run;
+    the flash stage's pair is two binaries (plain and flash-attn builds) in one call."""
+    measured = [r for r in rows if r.get("stage") in ("ab", "flash") and r.get("kind") in ("decode", "prefill", "load")]
     if not measured:
         return []
-    lines = ["", "### Issue 18: each engine patch off and on, same binary, same run", ""]
+    lines = ["", "### Issue 18: each engine patch off and on, same run (flash-attn: the two builds)", ""]
     body = []
     for switch in dict.fromkeys(r.get("switch") for r in measured):
         for kind in ("load", "prefill", "decode"):
