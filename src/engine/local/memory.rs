@@ -59,12 +59,18 @@ impl MemoryKind {
         }
     }
 
-    /// The ISQ levels worth suggesting here (FP8 is a GPU format).
+    /// The ISQ levels worth suggesting here: FP8 is a GPU format, and
+    /// `--dtype f32` refuses `--isq` (it measures unquantized f32), so no
+    /// level is a way for it to fit.
     fn levels(self) -> impl Iterator<Item = IsqChoice> {
         ISQ_BITS
             .iter()
             .map(|(level, _)| *level)
-            .filter(move |level| self != MemoryKind::Ram || *level != IsqChoice::Fp8)
+            .filter(move |level| match self {
+                MemoryKind::Gpu => true,
+                MemoryKind::Ram => *level != IsqChoice::Fp8,
+                MemoryKind::GpuF32 => false,
+            })
     }
 }
 
@@ -382,6 +388,14 @@ fn suggestion(
 
 /// That not even the most compact level leaves room for a useful context.
 fn nothing_fits(query: &FitQuery, kind: MemoryKind) -> String {
+    if kind == MemoryKind::GpuF32 {
+        // f32 takes no --isq: the way out is the precision itself.
+        let (weights, kv) = query.need_at(IsqChoice::None, MemoryKind::Gpu);
+        return format!(
+            "nothing fits in f32, which doubles the weights and the KV cache; drop --dtype f32 (in bf16 the model needs about {}) or use a GPU with more memory",
+            size(weights + kv)
+        );
+    }
     if !query.weights.quantizable() {
         return format!(
             "nothing fits: the weights alone take {}; use a smaller quantization of the model or a machine with more memory",
@@ -411,8 +425,10 @@ pub fn out_of_memory_advice(query: &FitQuery, budget: &Budget, tried: IsqChoice)
         "not enough {} ({}); {}",
         budget.kind.name(),
         budget.describe(usable),
-        suggestion(&query, budget.kind, usable, &[tried])
-            .unwrap_or_else(|| "try a more compact --isq or a smaller --max-context".into())
+        suggestion(&query, budget.kind, usable, &[tried]).unwrap_or_else(|| match budget.kind {
+            MemoryKind::GpuF32 => "drop --dtype f32 or try a smaller --max-context".into(),
+            _ => "try a more compact --isq or a smaller --max-context".into(),
+        })
     )
 }
 

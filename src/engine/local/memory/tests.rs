@@ -208,6 +208,39 @@ fn when_nothing_fits_the_refusal_says_so() {
 }
 
 #[test]
+fn with_dtype_f32_a_refusal_never_suggests_isq_which_f32_refuses() {
+    let f32_gpu = |free_gib: u64| Budget {
+        kind: MemoryKind::GpuF32,
+        ..gpu(free_gib)
+    };
+    // 112 GiB of f32 weights fit 140 GiB, but not with the whole window's
+    // 20.4 GiB of f32 KV cache: a shorter context is the way, not a level.
+    let query = glm(IsqChoice::None, Some(GLM_WINDOW));
+    let refusal = plan(&query, &f32_gpu(130)).expect_err("the window does not fit");
+    assert!(refusal.contains("at f32 (--dtype f32)"), "{refusal}");
+    assert!(refusal.contains("--max-context"), "{refusal}");
+    assert!(!refusal.contains("--isq"), "{refusal}");
+    // The weights alone do not fit: the precision is what to change.
+    let refusal = plan(&query, &f32_gpu(80)).expect_err("112 GiB in 80");
+    assert!(
+        refusal.contains("nothing fits in f32") && refusal.contains("drop --dtype f32"),
+        "{refusal}"
+    );
+    assert!(!refusal.contains("--isq"), "{refusal}");
+    let advice = out_of_memory_advice(&query, &f32_gpu(80), IsqChoice::None);
+    assert!(
+        advice.ends_with("; drop --dtype f32 or try a smaller --max-context"),
+        "{advice}"
+    );
+    // The same budget in bf16 still names a level.
+    assert!(
+        plan(&query, &gpu(40))
+            .expect_err("bf16 needs 66 GiB")
+            .contains("--isq")
+    );
+}
+
+#[test]
 fn an_unknown_budget_keeps_the_options_as_given() {
     let unknown = Budget {
         kind: MemoryKind::Gpu,
