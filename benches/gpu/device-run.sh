@@ -35,7 +35,7 @@
 #
 # Options:
 #   --from STAGE        start at STAGE (the ones before it are left out)
-#   --only S1,S2        run just these stages
+#   --only S1,S2        run just these stages, in this order
 #   --budget SECONDS    stop starting stages once this much wall time is spent (default 420; cap each command
 #                       by what is left, so the call ends inside the device tool's limit)
 #   --cpu-smoke         check this script on a machine without a GPU: glint's tiny checkpoint on the CPU,
@@ -97,11 +97,11 @@ else
     # by ~0.65 where the one noise row and the other turns differed by ~0.045; how often do split prefills?
     CACHE_EXTRA=(--noise-probes 16)
     SPEED_ARGS=(--prefill 1024,8192,32768 --decode-after 1024,8192,32768 --decode-tokens 64 --session-turns 30)
-    # Each measurement prefills its own prompt, and prefill slows with the context (0.8.1 on an H100: 2,404
-    # tokens/s at 1k, 1,106 at 16k, so ~400 at 64k and ~220 at 128k): a 64k prefill takes ~3 minutes and a
-    # 128k one ~10, more than one device command may run. speed-64k times the 64k prefill alone (its decode
-    # measurement is a cheap 1k one, as glint dev speed wants one); speed-128k is for after the prefill is
-    # faster (the speed issue), in a call of its own: --only speed-128k --budget 595, timeout_s 600.
+    # Each measurement prefills its own prompt. With the flash-attn build (2026-11-28, H200) a 64k prefill took
+    # 26 s and a 128k one 68 s; the 128k prompt in one forward pass ran out of memory beside the default
+    # 202,752-token KV cache (about 70 GB of activations), which --prefill-chunk (8192 by default with
+    # PagedAttention) bounds: speed-128k checks that the default now fits, in a call of its own
+    # (--only speed-128k --budget 400, timeout_s 450: two 128k prefills and a load).
     SPEED64=(--prefill 65536 --decode-after 1024 --decode-tokens 8 --session-turns 0)
     SPEED128=(--prefill 131072 --decode-after 131072 --decode-tokens 16 --session-turns 0)
     AB_DECODE=(--prefill 1024 --decode-after 1024,8192,32768 --decode-tokens 32 --session-turns 0)
@@ -482,12 +482,18 @@ ARGV="device-run.sh${from:+ --from $from}${only:+ --only $only}${budget:+ --budg
 SPEED_TIMEOUT=$( ((smoke)) && echo 300 || echo 420)
 FALLBACK_CONTEXT=$( ((smoke)) && echo 8192 || echo 40960)
 setup
+# --only runs its stages in the order given (a call can put the one it most needs first); --from runs the rest
+# of STAGES in priority order.
 selected=()
-started=0
-for s in "${STAGES[@]}"; do
-    [[ -z $from || $s == "$from" ]] && started=1
-    if [[ -n $only ]]; then [[ ",$only," == *",$s,"* ]] && selected+=("$s"); elif ((started)); then selected+=("$s"); fi
-done
+if [[ -n $only ]]; then
+    for s in ${only//,/ }; do [[ " ${selected[*]} " == *" $s "* ]] || selected+=("$s"); done
+else
+    started=0
+    for s in "${STAGES[@]}"; do
+        [[ -z $from || $s == "$from" ]] && started=1
+        ((started)) && selected+=("$s")
+    done
+fi
 for s in "${selected[@]}"; do
     if (($(left) < 30)); then
         say "budget spent: continue with  bash benches/gpu/device-run.sh --from $s"
