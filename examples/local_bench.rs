@@ -82,6 +82,7 @@ fn options(model: &str, prefix_cache: bool) -> LocalOptions {
         prefix_cache,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
         precision: glint::engine::local::Precision::Auto,
+        prefill_chunk: glint::engine::local::PrefillChunk::Auto,
     }
 }
 

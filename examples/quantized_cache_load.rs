@@ -50,6 +50,7 @@ fn options(model: &str, isq: IsqChoice, device: DeviceChoice) -> LocalOptions {
         prefix_cache: true,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
         precision: glint::engine::local::Precision::Auto,
+        prefill_chunk: glint::engine::local::PrefillChunk::Auto,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::agent::{DEFAULT_MAX_TURNS, GuardSettings};
 use crate::approval::ApprovalPolicy;
 use crate::config::Config;
 use crate::engine::OpenOptions;
+use crate::engine::local::PrefillChunk;
 use crate::engine::local::{DeviceChoice, IsqChoice, QuantizedCache};
 use crate::engine::paged_attn::PagedAttnChoice;
 use crate::scratch::ApplyMode;
@@ -70,6 +71,13 @@ pub struct RunArgs {
     /// with CUDA, off elsewhere), on (a GPU only), or off.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = PagedAttnChoice::Auto)]
     pub paged_attn: PagedAttnChoice,
+
+    /// The most prompt tokens a local model computes in one forward pass: a
+    /// longer prompt is prefilled in pieces through the prefix cache, which
+    /// bounds the memory its activations take. auto: 8192 with
+    /// PagedAttention, one pass otherwise; 0: always one pass.
+    #[arg(long, value_name = "TOKENS", default_value = "auto")]
+    pub prefill_chunk: PrefillChunk,
 
     /// Sampling temperature (0 = greedy; local default 0.7, as GLM recommends
     /// for agentic coding).
@@ -238,6 +246,7 @@ impl RunArgs {
             memory_limit: self.memory_limit.map(gib_to_bytes),
             quantized_cache: self.quantized_cache(),
             paged_attn: self.paged_attn,
+            prefill_chunk: self.prefill_chunk,
             temperature: self.temperature,
             top_p: self.top_p,
             max_tokens: self.max_tokens.map(|n| n as usize),

@@ -16,7 +16,7 @@ use glint::conversation::Message;
 use glint::dev::cache_check::{self, CacheCheckOptions, TurnKind, TurnReport};
 use glint::dev::tiny_glm::{self, WeightType};
 use glint::engine::local::prefill::PrefillLog;
-use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, StepHook};
+use glint::engine::local::{DeviceChoice, IsqChoice, LocalEngine, PrefillChunk, StepHook};
 use glint::engine::paged_attn::BLOCK_SIZE;
 use glint::engine::{
     GlmModel, Model, ModelEvent, RawChunk, RawCompletion, RawCompletionRequest, StallLimits,
@@ -74,6 +74,7 @@ async fn run_check(model: String, turns: usize, tools: bool, probes: bool) -> Ve
         tools,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
         precision: glint::engine::local::Precision::Auto,
+        prefill_chunk: glint::engine::local::PrefillChunk::Auto,
         probes,
         noise_probes: 3,
     };
@@ -333,6 +334,98 @@ async fn the_cold_side_prefills_every_token_and_logit_rows_are_whole() {
         });
         messages.push(Message::user(format!("Turn {}: go on.", turn + 1)));
     }
+}
+
+/// Completes exactly `ids`; returns the first step's logit row, the text
+/// and what the engine prefilled for each request it ran.
+async fn run_ids(
+    engine: &LocalEngine,
+    log: &PrefillLog,
+    ids: Vec<u32>,
+) -> (
+    Vec<f32>,
+    String,
+    Vec<glint::engine::local::prefill::PrefillRecord>,
+) {
+    let row = Arc::new(Mutex::new(None));
+    engine.set_step_hook(Some(first_row_hook(row.clone())));
+    let mut text = String::new();
+    let mut stream = engine.complete_ids(ids, Vec::new());
+    while let Some(chunk) = stream.next().await {
+        if let RawChunk::Text(piece) = chunk.expect("the request streams") {
+            text.push_str(&piece);
+        }
+    }
+    engine.set_step_hook(None);
+    (first_row(&row), text, log.take())
+}
+
+/// Where each request's prompt ended: its cached and prefilled tokens.
+fn piece_ends(records: &[glint::engine::local::prefill::PrefillRecord]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| r.cached_tokens + r.prefill_tokens)
+        .collect()
+}
+
+/// `--prefill-chunk`: a long prompt is sent as pieces that each compute at
+/// most a chunk, every piece extending the one before from the prefix cache,
+/// and its answer equals one cold pass's; a later prompt that extends it
+/// starts its pieces past what the cache holds, not from its beginning.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_prompt_prefilled_in_pieces_equals_one_pass() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let log = prefill_log();
+    let dir = tiny_checkpoint(WeightType::F32);
+    let path = dir.path().display().to_string();
+    let mut chunked_options = greedy(&path, 4);
+    chunked_options.prefill_chunk = PrefillChunk::Tokens(64);
+    let chunked = load(&chunked_options).await;
+    let mut cold_options = greedy(&path, 4);
+    cold_options.prefix_cache = false;
+    cold_options.prefill_chunk = PrefillChunk::Tokens(64);
+    let cold = load(&cold_options).await;
+    let filler = chunked
+        .tokenize(&"fn main() { let total: u64 = (1..=10).sum(); }\n".repeat(60))
+        .await
+        .expect("the filler tokenizes");
+    assert!(filler.len() >= 450, "{} filler tokens", filler.len());
+    log.take();
+
+    let prompt = filler[..300].to_vec();
+    let (pieces_row, pieces_text, records) = run_ids(&chunked, log, prompt.clone()).await;
+    assert_eq!(
+        piece_ends(&records),
+        vec![64, 128, 192, 256, 300],
+        "four pieces, then the prompt: {records:?}"
+    );
+    assert!(
+        records.iter().all(|r| r.prefill_tokens <= 64) && records[4].prefill_tokens == 44,
+        "each piece computes at most a chunk, the prompt its last 44 tokens: {records:?}"
+    );
+    // Without the prefix cache nothing could reuse a piece: one pass.
+    let (cold_row, cold_text, records) = run_ids(&cold, log, prompt.clone()).await;
+    let computed: Vec<(u64, u64)> = records
+        .iter()
+        .map(|r| (r.cached_tokens, r.prefill_tokens))
+        .collect();
+    assert_eq!(computed, vec![(0, 300)]);
+    let diff = max_abs_logit_diff(&pieces_row, &cold_row);
+    assert!(diff <= 1e-3, "logits differ by {diff}");
+    assert_eq!(pieces_text, cold_text, "the same greedy answer");
+
+    // 150 more tokens after the cached 300: pieces end at 320, 384 and 448.
+    let longer = filler[..450].to_vec();
+    let (_, _, records) = run_ids(&chunked, log, longer).await;
+    assert_eq!(
+        piece_ends(&records),
+        vec![320, 384, 448, 450],
+        "{records:?}"
+    );
+    assert!(
+        records[0].cached_tokens >= 300 && records.iter().all(|r| r.prefill_tokens <= 64),
+        "each piece computes at most a chunk past the cache: {records:?}"
+    );
 }
 
 fn request() -> TurnRequest {

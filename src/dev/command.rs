@@ -7,7 +7,9 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use crate::dev::tiny_glm::{self, TinyGlmOptions};
-use crate::engine::local::{DeviceChoice, IsqChoice, LocalOptions, Precision, Sampling};
+use crate::engine::local::{
+    DeviceChoice, IsqChoice, LocalOptions, Precision, PrefillChunk, Sampling,
+};
 use crate::engine::paged_attn::{self, PagedAttnChoice};
 use crate::headless::exit;
 
@@ -76,6 +78,10 @@ pub struct EngineArgs {
     /// PagedAttention: auto (on with CUDA), on (a GPU only) or off.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = PagedAttnChoice::Auto)]
     pub paged_attn: PagedAttnChoice,
+    /// The most prompt tokens one forward pass computes: auto (8192 with
+    /// PagedAttention, one pass otherwise), 0 (one pass) or a number.
+    #[arg(long, value_name = "TOKENS", default_value = "auto")]
+    pub prefill_chunk: PrefillChunk,
     /// Precision of the unquantized weights, activations and KV cache: auto
     /// (bf16 on a GPU, f32 on the CPU) or f32 (on a GPU: what bf16 rounding
     /// explains; without --isq or PagedAttention).
@@ -181,6 +187,7 @@ impl EngineArgs {
             prefix_cache: true,
             paged_attn: self.paged_attn,
             precision: self.dtype,
+            prefill_chunk: self.prefill_chunk,
         })
     }
 

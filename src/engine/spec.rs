@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::http::{HttpConfig, HttpModel, Provider};
 use super::local::{
-    DeviceChoice, IsqChoice, LoadProgress, LoadSettings, LocalEngine, LocalOptions, QuantizedCache,
-    Sampling,
+    DeviceChoice, IsqChoice, LoadProgress, LoadSettings, LocalEngine, LocalOptions, PrefillChunk,
+    QuantizedCache, Sampling,
 };
 use super::paged_attn::{self, PagedAttnChoice};
 use super::scripted::ScriptedModel;
@@ -87,6 +87,8 @@ pub struct OpenOptions {
     pub quantized_cache: QuantizedCache,
     /// `--paged-attn`, for a local model.
     pub paged_attn: PagedAttnChoice,
+    /// `--prefill-chunk`, for a local model.
+    pub prefill_chunk: PrefillChunk,
     /// Sampling as given on the command line; unset values keep each
     /// engine's default (GLM's recommendation locally, the server's own).
     pub temperature: Option<f64>,
@@ -107,6 +109,7 @@ impl Default for OpenOptions {
             memory_limit: None,
             quantized_cache: QuantizedCache::default(),
             paged_attn: PagedAttnChoice::Auto,
+            prefill_chunk: PrefillChunk::Auto,
             temperature: None,
             top_p: None,
             max_tokens: None,
@@ -157,6 +160,7 @@ pub async fn open(
                 prefix_cache: true,
                 paged_attn: options.paged_attn,
                 precision: super::local::Precision::Auto,
+                prefill_chunk: options.prefill_chunk,
             };
             let settings = LoadSettings {
                 memory_limit: options.memory_limit,

@@ -189,6 +189,7 @@ pub fn greedy(model: &str, max_tokens: usize) -> glint::engine::local::LocalOpti
         prefix_cache: true,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
         precision: glint::engine::local::Precision::Auto,
+        prefill_chunk: glint::engine::local::PrefillChunk::Auto,
     }
 }
 

@@ -34,6 +34,7 @@ async fn a_compacted_and_resumed_session_reuses_the_cache_exactly() {
         tools: false,
         paged_attn: glint::engine::paged_attn::PagedAttnChoice::Auto,
         precision: glint::engine::local::Precision::Auto,
+        prefill_chunk: glint::engine::local::PrefillChunk::Auto,
         probes: false,
         noise_probes: 1,
     };

@@ -21,7 +21,8 @@ use crate::conversation::{Message, ToolCall};
 use crate::dev::steps::{self, StepLog, StepRecorder, Watch};
 use crate::engine::local::prefill::PrefillLog;
 use crate::engine::local::{
-    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Precision, Sampling,
+    DeviceChoice, IsqChoice, LoadProgress, LocalEngine, LocalOptions, Precision, PrefillChunk,
+    Sampling, shared_prefix_len,
 };
 use crate::engine::paged_attn::PagedAttnChoice;
 use crate::engine::{EngineError, GlmModel, Model, ModelEvent, TurnRequest};
@@ -50,6 +51,9 @@ pub struct CacheCheckOptions {
     pub tools: bool,
     pub paged_attn: PagedAttnChoice,
     pub precision: Precision,
+    /// `--prefill-chunk` of the cached engine (the cold one has no prefix
+    /// cache, so it prefills in one pass).
+    pub prefill_chunk: PrefillChunk,
     /// After the session, run the probe turns (one new token, a block
     /// boundary, the split-prefill noise rows).
     pub probes: bool,
@@ -283,7 +287,7 @@ impl Engines {
         let reused = self
             .computed
             .iter()
-            .map(|done| shared_prefix(done, &prompt_ids))
+            .map(|done| shared_prefix_len(done, &prompt_ids))
             .max()
             .unwrap_or(0);
         let report = TurnReport {
@@ -341,10 +345,6 @@ impl Side {
     }
 }
 
-fn shared_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
 fn engine_options(options: &CacheCheckOptions, prefix_cache: bool) -> LocalOptions {
     LocalOptions {
         model: options.model.clone(),
@@ -359,6 +359,7 @@ fn engine_options(options: &CacheCheckOptions, prefix_cache: bool) -> LocalOptio
         prefix_cache,
         paged_attn: options.paged_attn,
         precision: options.precision,
+        prefill_chunk: options.prefill_chunk,
     }
 }
 

@@ -174,6 +174,7 @@ pub fn command(args: &crate::dev::command::CacheCheckArgs) -> anyhow::Result<u8>
         max_context: args.engine.max_context.map(usize::try_from).transpose()?,
         tools: !args.no_tools,
         paged_attn: args.engine.paged_attn,
+        prefill_chunk: args.engine.prefill_chunk,
         precision: args.engine.dtype,
         probes: !args.no_probes,
         noise_probes: usize::try_from(args.noise_probes)?,

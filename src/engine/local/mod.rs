@@ -13,6 +13,7 @@ mod gguf;
 mod memory;
 mod options;
 pub mod prefill;
+mod prefill_chunks;
 mod quantized_cache;
 mod request;
 mod source;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
 pub use gguf::check_gguf;
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Precision, Sampling};
+pub use prefill_chunks::{PAGED_DEFAULT_CHUNK, PrefillChunk, shared_prefix_len};
 pub use quantized_cache::{QuantizedCache, QuantizedCacheUse};
 use request::{Continuation, RequestSettings};
 pub use request::{LogitsOverride, StepHook};
@@ -71,6 +73,12 @@ pub struct LocalEngine {
     continuation: Arc<Mutex<Option<Continuation>>>,
     /// The ids of the last prompt sent, for diagnostics.
     last_prompt: Arc<Mutex<Vec<u32>>>,
+    /// Prompt tokens one forward pass may compute; `None`: one pass.
+    prefill_chunk: Option<usize>,
+    /// The ids whose KV rows the last finished request left in the prefix
+    /// cache (its prompt and computed output): where a long prompt's pieces
+    /// start.
+    in_cache: Arc<Mutex<Vec<u32>>>,
     step_hook: Mutex<Option<StepHook>>,
     logits_override: Mutex<Option<LogitsOverride>>,
     quantized_cache: QuantizedCacheUse,
@@ -126,7 +134,7 @@ impl LocalEngine {
         let device = options.device.resolve().map_err(EngineError::Backend)?;
         // A combination that cannot run is refused in one line before any
         // download (later, inside the load, it would read as a load error).
-        crate::engine::paged_attn::decide(
+        let paged = crate::engine::paged_attn::decide(
             options.paged_attn,
             crate::engine::paged_attn::DeviceKind::of(&device),
             crate::engine::paged_attn::no_mla_from_env(),
@@ -239,6 +247,8 @@ impl LocalEngine {
             sampling: options.sampling,
             continuation: Arc::new(Mutex::new(None)),
             last_prompt: Arc::new(Mutex::new(Vec::new())),
+            prefill_chunk: options.prefill_chunk.resolve(paged, options.prefix_cache),
+            in_cache: Arc::new(Mutex::new(Vec::new())),
             step_hook: Mutex::new(None),
             logits_override: Mutex::new(None),
             quantized_cache,
@@ -440,19 +450,30 @@ impl LocalEngine {
     pub fn complete_ids(&self, ids: Vec<u32>, stop: Vec<String>) -> RawStream {
         let (tx, rx) = mpsc::channel(64);
         let model = self.model.clone();
-        let settings = self.settings(stop);
+        let in_cache = self.in_cache.clone();
+        let mut settings = self.settings(stop);
         tokio::spawn(async move {
-            if let Err(error) = request::stream_completion(&model, ids, settings, &tx).await {
-                let _ = tx.send(Err(error)).await;
+            settings.cached_tokens = cached_len(&in_cache, &ids);
+            let prompt_ids = ids.clone();
+            match request::stream_completion(&model, ids, settings, &tx).await {
+                Ok(Some(finished)) => record_in_cache(&in_cache, prompt_ids, &finished.computed),
+                Ok(None) => {}
+                Err(error) => {
+                    let _ = tx.send(Err(error)).await;
+                }
             }
         });
         tokio_stream_from(rx)
     }
 
+    /// A request's settings, before its prompt's ids are known (their
+    /// cached part is counted once they are, by [`cached_len`]).
     fn settings(&self, stop: Vec<String>) -> RequestSettings {
         RequestSettings {
             max_context: self.max_context,
             sampling: self.sampling,
+            prefill_chunk: self.prefill_chunk,
+            cached_tokens: 0,
             stop,
             hook: self
                 .step_hook
@@ -482,7 +503,8 @@ impl RawCompletion for LocalEngine {
         let model = self.model.clone();
         let continuation = self.continuation.clone();
         let last_prompt = self.last_prompt.clone();
-        let settings = self.settings(request.stop);
+        let in_cache = self.in_cache.clone();
+        let mut settings = self.settings(request.stop);
         tokio::spawn(async move {
             let prompt = request.prompt;
             let result = async {
@@ -504,8 +526,10 @@ impl RawCompletion for LocalEngine {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone_from(&ids);
+                settings.cached_tokens = cached_len(&in_cache, &ids);
                 let finished = request::stream_completion(&model, ids, settings, &tx).await?;
                 if let Some(finished) = finished {
+                    record_in_cache(&in_cache, prompt_ids.clone(), &finished.computed);
                     remember(&continuation, prompt, prompt_ids, finished);
                 }
                 Ok(())
@@ -533,6 +557,22 @@ fn remember(
     ids.extend(finished.computed);
     *continuation.lock().unwrap_or_else(PoisonError::into_inner) =
         Some(Continuation::new(prompt + &finished.text, ids));
+}
+
+/// How many leading tokens of `ids` the last finished request left in the
+/// prefix cache.
+fn cached_len(in_cache: &Mutex<Vec<u32>>, ids: &[u32]) -> usize {
+    shared_prefix_len(
+        ids,
+        &in_cache.lock().unwrap_or_else(PoisonError::into_inner),
+    )
+}
+
+/// Records a finished request's prompt and computed output as what the
+/// prefix cache holds.
+fn record_in_cache(in_cache: &Mutex<Vec<u32>>, mut ids: Vec<u32>, computed: &[u32]) {
+    ids.extend_from_slice(computed);
+    *in_cache.lock().unwrap_or_else(PoisonError::into_inner) = ids;
 }
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {

@@ -9,6 +9,7 @@ use mistralrs::{
     PagedAttentionMetaBuilder, TextModelBuilder, UqffTextModelBuilder,
 };
 
+use super::prefill_chunks::PrefillChunk;
 use super::source::ModelSource;
 use crate::engine::paged_attn::{self, DeviceKind, PagedAttnChoice};
 
@@ -162,6 +163,8 @@ pub struct LocalOptions {
     pub paged_attn: PagedAttnChoice,
     /// The precision of an unquantized load.
     pub precision: Precision,
+    /// How long prompts are split into forward passes (`--prefill-chunk`).
+    pub prefill_chunk: PrefillChunk,
 }
 
 /// The precision the weights, activations and KV cache of an unquantized

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use super::super::{EngineError, FinishReason, RawChunk, Usage};
 use super::decode::IncrementalDecoder;
 use super::options::Sampling;
+use super::prefill_chunks::{piece_ends, prefill_pieces};
 
 /// Called at every decoding step of a request with the step's logits (F32,
 /// one row over the vocabulary, after penalties) and the tokens so far
@@ -111,6 +112,11 @@ pub(super) struct RequestSettings {
     pub stop: Vec<String>,
     pub hook: Option<StepHook>,
     pub logits: Option<LogitsOverride>,
+    /// Prompt tokens one forward pass may compute (see `prefill_chunks`);
+    /// `None`: the whole prompt in one pass.
+    pub prefill_chunk: Option<usize>,
+    /// Leading prompt tokens the engine's prefix cache is taken to hold.
+    pub cached_tokens: usize,
 }
 
 /// How a request ended, for the caller to remember.
@@ -163,6 +169,10 @@ impl Budget {
 /// catches up at the end. A stop token ends the sequence unseen and is not
 /// part of the text (GLM's stop strings are single tokens, which mistralrs
 /// stops on by id).
+///
+/// A prompt whose uncached part is longer than `settings.prefill_chunk` is
+/// first prefilled in pieces (see `prefill_chunks`), after the length check,
+/// so a prompt that cannot fit is refused before any work.
 pub(super) async fn stream_completion(
     model: &Arc<mistralrs::Model>,
     ids: Vec<u32>,
@@ -176,6 +186,13 @@ pub(super) async fn stream_completion(
         return Err(EngineError::Backend(format!(
             "the prompt is {prompt_tokens} tokens but the context holds {max_context}, leaving no room for an answer; compact the conversation (/compact), start a new session, or raise --max-context"
         )));
+    }
+    if let Some(chunk) = settings.prefill_chunk {
+        let ends = piece_ends(prompt_tokens, settings.cached_tokens, chunk);
+        tokio::select! {
+            _ = out.closed() => return Ok(None),
+            done = prefill_pieces(model, &ids, &ends) => done?,
+        }
     }
     let budget = Budget::new(settings.sampling.max_tokens, max_context - prompt_tokens);
     let sampling = settings.sampling;
@@ -327,6 +344,6 @@ pub(super) async fn stream_completion(
 }
 
 /// mistralrs's errors may carry a backtrace on the lines after the message.
-fn first_line(message: &str) -> &str {
+pub(super) fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or_default().trim()
 }
