@@ -188,3 +188,29 @@ fn per_sequence_attention_arranged_for_a_mask_equals_batched_sdpa() {
         }
     }
 }
+
+/// The prefix branch's causal mask (core patch 0013 builds it on the device
+/// from index ranges) equals the host-built one it replaced: new token i,
+/// after `prefix` cached tokens, sees keys 0..=prefix + i.
+#[test]
+fn the_prefix_mask_built_on_the_device_equals_the_host_formula() {
+    use mistralrs::core::mla_prefix_mask::prefix_causal_mask;
+    for (cur, prefix) in [(2, 0), (3, 5), (7, 64), (1, 9), (33, 31)] {
+        let keys = cur + prefix;
+        let mask = prefix_causal_mask(cur, prefix, DType::F32, &Device::Cpu).expect("mask");
+        assert_eq!(mask.dims(), &[cur, keys]);
+        let got = elements(&mask);
+        for i in 0..cur {
+            for j in 0..keys {
+                // The formula the branch used: hidden where j + cur > i + keys.
+                let hidden = j + cur > i + keys;
+                let value = got[i * keys + j];
+                assert_eq!(
+                    value,
+                    if hidden { f32::NEG_INFINITY } else { 0.0 },
+                    "cur {cur} prefix {prefix}: query {i}, key {j}"
+                );
+            }
+        }
+    }
+}
