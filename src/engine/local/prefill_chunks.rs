@@ -24,11 +24,10 @@
 
 use std::sync::Arc;
 
-use mistralrs::{Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams};
-use tokio::sync::mpsc;
+use mistralrs::{Response, SamplingParams};
 
 use super::super::EngineError;
-use super::request::first_line;
+use super::request::{response_error, submit};
 use crate::engine::paged_attn::BLOCK_SIZE;
 
 /// Prompt tokens one forward pass computes at most with PagedAttention when
@@ -135,48 +134,12 @@ pub(super) async fn prefill_pieces(
 async fn prefill_piece(model: &Arc<mistralrs::Model>, ids: Vec<u32>) -> Result<(), EngineError> {
     let mut params = SamplingParams::deterministic();
     params.max_len = Some(1);
-    let (tx, mut rx) = mpsc::channel(4);
-    let runner = model.inner();
-    let request = Request::Normal(Box::new(NormalRequest {
-        messages: RequestMessage::CompletionTokens(ids),
-        sampling_params: params,
-        response: tx,
-        return_logprobs: false,
-        is_streaming: false,
-        id: runner.next_request_id(),
-        constraint: Constraint::None,
-        suffix: None,
-        tools: None,
-        tool_choice: None,
-        logits_processors: None,
-        return_raw_logits: false,
-        web_search_options: None,
-        model_id: None,
-        truncate_sequence: false,
-    }));
-    let sender = runner
-        .get_sender(None)
-        .map_err(|e| EngineError::Backend(format!("the engine is not running: {e}")))?;
-    sender
-        .send(request)
-        .await
-        .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
+    let mut rx = submit(model, ids, params, false, None).await?;
     match rx.recv().await {
         Some(Response::CompletionDone(_)) => Ok(()),
-        Some(Response::CompletionModelError(message, _) | Response::ModelError(message, _)) => {
-            Err(EngineError::Backend(format!(
-                "the model failed while prefilling a long prompt in pieces: {}; see glint's log for details",
-                first_line(&message)
-            )))
-        }
-        Some(Response::InternalError(error) | Response::ValidationError(error)) => {
-            Err(EngineError::Backend(format!(
-                "the engine failed while prefilling a long prompt in pieces: {}; see glint's log for details",
-                first_line(&error.to_string())
-            )))
-        }
-        Some(_) => Err(EngineError::Backend(
-            "the engine sent an unexpected response to a prefill request".into(),
+        Some(other) => Err(response_error(
+            other,
+            " while prefilling a long prompt in pieces",
         )),
         None => Err(EngineError::Backend(
             "the engine closed a prefill request without finishing; see glint's log for its error"

@@ -213,32 +213,14 @@ pub(super) async fn stream_completion(
         hook: settings.hook,
         logits: settings.logits,
     });
-    let (tx, mut rx) = mpsc::channel(64);
-    let runner = model.inner();
-    let request = Request::Normal(Box::new(NormalRequest {
-        messages: RequestMessage::CompletionTokens(ids),
-        sampling_params: params,
-        response: tx,
-        return_logprobs: false,
-        is_streaming: true,
-        id: runner.next_request_id(),
-        constraint: Constraint::None,
-        suffix: None,
-        tools: None,
-        tool_choice: None,
-        logits_processors: Some(vec![recorder.clone() as Arc<dyn CustomLogitsProcessor>]),
-        return_raw_logits: false,
-        web_search_options: None,
-        model_id: None,
-        truncate_sequence: false,
-    }));
-    let sender = runner
-        .get_sender(None)
-        .map_err(|e| EngineError::Backend(format!("the engine is not running: {e}")))?;
-    sender
-        .send(request)
-        .await
-        .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
+    let mut rx = submit(
+        model,
+        ids,
+        params,
+        true,
+        Some(vec![recorder.clone() as Arc<dyn CustomLogitsProcessor>]),
+    )
+    .await?;
 
     let mut decoder = IncrementalDecoder::default();
     let mut completion_tokens = 0u64;
@@ -322,28 +304,67 @@ pub(super) async fn stream_completion(
                     text: decoder.sent().to_string(),
                 }));
             }
-            Response::CompletionModelError(message, _) | Response::ModelError(message, _) => {
-                return Err(EngineError::Backend(format!(
-                    "the model failed: {}; see glint's log for details",
-                    first_line(&message)
-                )));
-            }
-            Response::InternalError(error) | Response::ValidationError(error) => {
-                return Err(EngineError::Backend(format!(
-                    "the engine failed: {}; see glint's log for details",
-                    first_line(&error.to_string())
-                )));
-            }
-            _ => {
-                return Err(EngineError::Backend(
-                    "the engine sent an unexpected response to a completion request".into(),
-                ));
-            }
+            other => return Err(response_error(other, "")),
         }
     }
 }
 
+/// Hands a raw-token completion request to the engine; the receiver gets
+/// its responses (one per token when `streaming`, else one at the end).
+pub(super) async fn submit(
+    model: &Arc<mistralrs::Model>,
+    ids: Vec<u32>,
+    params: SamplingParams,
+    streaming: bool,
+    logits_processors: Option<Vec<Arc<dyn CustomLogitsProcessor>>>,
+) -> Result<mpsc::Receiver<Response>, EngineError> {
+    let (tx, rx) = mpsc::channel(64);
+    let runner = model.inner();
+    let request = Request::Normal(Box::new(NormalRequest {
+        messages: RequestMessage::CompletionTokens(ids),
+        sampling_params: params,
+        response: tx,
+        return_logprobs: false,
+        is_streaming: streaming,
+        id: runner.next_request_id(),
+        constraint: Constraint::None,
+        suffix: None,
+        tools: None,
+        tool_choice: None,
+        logits_processors,
+        return_raw_logits: false,
+        web_search_options: None,
+        model_id: None,
+        truncate_sequence: false,
+    }));
+    let sender = runner
+        .get_sender(None)
+        .map_err(|e| EngineError::Backend(format!("the engine is not running: {e}")))?;
+    sender
+        .send(request)
+        .await
+        .map_err(|_| EngineError::Backend("the engine stopped before the request".into()))?;
+    Ok(rx)
+}
+
+/// The one-line error for a response that is not what a completion request
+/// expects; `doing` (e.g. " while prefilling a long prompt in pieces") says
+/// what the request was for.
+pub(super) fn response_error(response: Response, doing: &str) -> EngineError {
+    EngineError::Backend(match response {
+        Response::CompletionModelError(message, _) | Response::ModelError(message, _) => format!(
+            "the model failed{doing}: {}; see glint's log for details",
+            first_line(&message)
+        ),
+        Response::InternalError(error) | Response::ValidationError(error) => format!(
+            "the engine failed{doing}: {}; see glint's log for details",
+            first_line(&error.to_string())
+        ),
+        _ => format!("the engine sent an unexpected response to a completion request{doing}"),
+    })
+}
+
 /// mistralrs's errors may carry a backtrace on the lines after the message.
-pub(super) fn first_line(message: &str) -> &str {
+fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or_default().trim()
 }
