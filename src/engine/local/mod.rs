@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::{EngineError, RawChunk, RawCompletion, RawCompletionRequest, RawStream};
 pub use gguf::check_gguf;
 pub use options::{DeviceChoice, IsqChoice, LocalOptions, Precision, Sampling};
-pub use prefill_chunks::{PAGED_DEFAULT_CHUNK, PrefillChunk, shared_prefix_len};
+pub use prefill_chunks::{PrefillChunk, shared_prefix_len};
 pub use quantized_cache::{QuantizedCache, QuantizedCacheUse};
 use request::{Continuation, RequestSettings};
 pub use request::{LogitsOverride, StepHook};
@@ -456,7 +456,9 @@ impl LocalEngine {
             settings.cached_tokens = cached_len(&in_cache, &ids);
             let prompt_ids = ids.clone();
             match request::stream_completion(&model, ids, settings, &tx).await {
-                Ok(Some(finished)) => record_in_cache(&in_cache, prompt_ids, &finished.computed),
+                Ok(Some(finished)) => {
+                    record_in_cache(&in_cache, prompt_ids, &finished.computed);
+                }
                 Ok(None) => {}
                 Err(error) => {
                     let _ = tx.send(Err(error)).await;
@@ -529,8 +531,8 @@ impl RawCompletion for LocalEngine {
                 settings.cached_tokens = cached_len(&in_cache, &ids);
                 let finished = request::stream_completion(&model, ids, settings, &tx).await?;
                 if let Some(finished) = finished {
-                    record_in_cache(&in_cache, prompt_ids.clone(), &finished.computed);
-                    remember(&continuation, prompt, prompt_ids, finished);
+                    let held = record_in_cache(&in_cache, prompt_ids, &finished.computed);
+                    remember(&continuation, prompt + &finished.text, held);
                 }
                 Ok(())
             }
@@ -543,20 +545,15 @@ impl RawCompletion for LocalEngine {
     }
 }
 
-/// Keeps the ids of a finished request's prompt and computed output for the
-/// next prompt. The output's text is what was streamed, glint's own decoding
-/// of exactly those ids, so text and ids agree; the next prompt reuses them
-/// only if it starts with that text (output the renderer did not write back
-/// verbatim is simply tokenized again).
-fn remember(
-    continuation: &Mutex<Option<Continuation>>,
-    prompt: String,
-    mut ids: Vec<u32>,
-    finished: request::Finished,
-) {
-    ids.extend(finished.computed);
+/// Keeps the ids of a finished request's prompt and computed output, and
+/// their text (the prompt, then what was streamed), for the next prompt. The
+/// output's text is glint's own decoding of exactly those ids, so text and
+/// ids agree; the next prompt reuses them only if it starts with that text
+/// (output the renderer did not write back verbatim is simply tokenized
+/// again).
+fn remember(continuation: &Mutex<Option<Continuation>>, text: String, ids: Vec<u32>) {
     *continuation.lock().unwrap_or_else(PoisonError::into_inner) =
-        Some(Continuation::new(prompt + &finished.text, ids));
+        Some(Continuation::new(text, ids));
 }
 
 /// How many leading tokens of `ids` the last finished request left in the
@@ -569,10 +566,14 @@ fn cached_len(in_cache: &Mutex<Vec<u32>>, ids: &[u32]) -> usize {
 }
 
 /// Records a finished request's prompt and computed output as what the
-/// prefix cache holds.
-fn record_in_cache(in_cache: &Mutex<Vec<u32>>, mut ids: Vec<u32>, computed: &[u32]) {
+/// prefix cache holds; returns those ids.
+fn record_in_cache(in_cache: &Mutex<Vec<u32>>, mut ids: Vec<u32>, computed: &[u32]) -> Vec<u32> {
     ids.extend_from_slice(computed);
-    *in_cache.lock().unwrap_or_else(PoisonError::into_inner) = ids;
+    in_cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone_from(&ids);
+    ids
 }
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {
