@@ -170,6 +170,9 @@ pub async fn run_shell(
                 // Whatever the shell left running is killed first, so the
                 // pipe they hold closes and the drain ends at once.
                 let killed = if command.allow_background {
+                    // What it left running is its to keep, and the reaper's
+                    // to collect once it ends: noted now, while alive.
+                    let _ = tokio::task::spawn_blocking(reaper::note_live_calls).await;
                     Vec::new()
                 } else {
                     kill_call(marker.clone(), pid, false).await

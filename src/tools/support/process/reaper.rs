@@ -13,12 +13,14 @@
 //! only sandboxed commands have). The reaper runs on SIGCHLD (glint gets one
 //! whenever such an orphan exits) and after every call.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 
 use tokio::sync::Notify;
 
-use super::descendants::{TAG_VARIABLE, all_processes, descendant_chains, environ_has, own_pid};
+use super::descendants::{
+    Proc, TAG_VARIABLE, all_processes, descendant_chains, environ_has, own_pid,
+};
 
 /// What the reaper may collect.
 #[derive(Default)]
@@ -116,14 +118,19 @@ pub fn poke() {
     wake().notify_one();
 }
 
-/// One pass: notes the live processes of every call, then collects the
-/// eligible zombie children of glint.
-fn reap() {
-    let me = own_pid();
-    let marker = format!("{TAG_VARIABLE}={me}-");
+/// Notes the live processes of every call as the calls', now. A call whose
+/// background processes outlive it runs this before it returns: a process
+/// killed or ending right after its call is a zombie by the reaper's next
+/// pass, and a zombie's environment (its call marker) can no longer be read.
+/// Blocking (a scan of /proc): run it off the runtime.
+pub fn note_live_calls() {
     let procs = all_processes();
-    let mut registry = registry();
-    for chain in descendant_chains(&procs) {
+    note_live(&procs, &mut registry());
+}
+
+fn note_live(procs: &HashMap<libc::pid_t, Proc>, registry: &mut Registry) {
+    let marker = format!("{TAG_VARIABLE}={}-", own_pid());
+    for chain in descendant_chains(procs) {
         if let Some(p) = procs.get(&chain[0])
             && !p.zombie
             && !registry.known.contains(&(p.pid, p.start))
@@ -132,6 +139,15 @@ fn reap() {
             registry.known.insert((p.pid, p.start));
         }
     }
+}
+
+/// One pass: notes the live processes of every call, then collects the
+/// eligible zombie children of glint.
+fn reap() {
+    let me = own_pid();
+    let procs = all_processes();
+    let mut registry = registry();
+    note_live(&procs, &mut registry);
     for p in procs.values() {
         if p.ppid != me || !p.zombie || registry.active.contains(&p.pid) {
             continue;
