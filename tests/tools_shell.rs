@@ -355,6 +355,33 @@ async fn background_processes_are_killed_when_the_call_ends() {
     }
 }
 
+/// A process in the middle of `execve` shows an empty environment, so one
+/// scan cannot tell it is the call's (`setsid sleep` failed so, rarely).
+/// This one holds the empty state for a moment on purpose: it runs under
+/// `env -i`, in a session of its own, until well after the call ended, then
+/// takes the call's marker back (straight from empty to marked, as an
+/// `execve` does); the kill must look again and catch it.
+#[tokio::test]
+async fn a_background_process_with_an_unreadable_marker_is_caught_later() {
+    const FORM: &str = "mkfifo p; setsid env -i sh -c \"echo \\$\\$ > p; sleep 0.03; \
+        export GLINT_SHELL_CALL=$GLINT_SHELL_CALL; exec sleep 300 > /dev/null\" & \
+        read pid < p; echo $pid";
+    for f in fixtures_under_each_policy() {
+        let _ = std::fs::remove_file(f.root.join("p"));
+        let out = f.ok("shell", json!({"command": FORM})).await;
+        assert!(out.content.starts_with("Exit code: 0\n"), "{}", out.content);
+        let pid = last_pid(&out.content);
+        assert!(!alive(pid), "pid {pid} outlived the call: {}", out.content);
+        assert!(
+            out.content
+                .contains("Note: killed 1 background process left running: ")
+                && out.content.contains(&format!(" (pid {pid})")),
+            "{}",
+            out.content
+        );
+    }
+}
+
 #[tokio::test]
 async fn background_processes_live_on_when_allowed() {
     for mut f in fixtures_under_each_policy() {

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::reaper;
@@ -25,6 +26,12 @@ const KILL_ROUNDS: usize = 50;
 /// How long to wait for killed processes to die (a process in
 /// uninterruptible sleep can take a while).
 const DEATH_WAIT: Duration = Duration::from_secs(5);
+/// How long a scan keeps looking again at processes whose environment it
+/// could not read (see [`Marking::Unknown`]); `execve` takes microseconds,
+/// this leaves room for a loaded machine.
+const UNSURE_WAIT: Duration = Duration::from_millis(250);
+/// The pause between two such looks.
+const UNSURE_PAUSE: Duration = Duration::from_millis(5);
 
 /// A process as `/proc/PID/stat` describes it.
 #[derive(Debug, Clone)]
@@ -74,19 +81,73 @@ pub fn own_pid() -> libc::pid_t {
     unsafe { libc::getpid() }
 }
 
+/// What a process's environment says about a call marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marking {
+    Marked,
+    Unmarked,
+    /// Unreadable or empty: the process is gone, a zombie, or in the middle
+    /// of `execve`, when the kernel shows the new image's environment as
+    /// empty until its stack is set up (`setsid sleep` looks so for a
+    /// moment). A later look can tell.
+    Unknown,
+}
+
 /// Whether `pid`'s environment holds exactly `marker` (`NAME=value`), or,
 /// with `prefix`, a variable starting with it.
-pub fn environ_has(pid: libc::pid_t, marker: &[u8], prefix: bool) -> bool {
+pub fn environ_marking(pid: libc::pid_t, marker: &[u8], prefix: bool) -> Marking {
     let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
+        return Marking::Unknown;
     };
-    environ.split(|&b| b == 0).any(|var| {
+    if environ.is_empty() {
+        return Marking::Unknown;
+    }
+    let marked = environ.split(|&b| b == 0).any(|var| {
         if prefix {
             var.starts_with(marker)
         } else {
             var == marker
         }
-    })
+    });
+    if marked {
+        Marking::Marked
+    } else {
+        Marking::Unmarked
+    }
+}
+
+/// A process as (pid, start time): an identity that survives pid reuse.
+pub type ProcId = (libc::pid_t, u64);
+
+/// Looks again, a few milliseconds apart and for at most [`UNSURE_WAIT`],
+/// while `scan` reports processes whose marking was [`Marking::Unknown`]:
+/// a process in the middle of `execve` is missed by one scan but not by the
+/// next. A process still unknown when the wait ends really runs with an
+/// empty environment (`env -i`); it is remembered and never waited for
+/// again. Returns the last scan's result.
+pub fn scan_until_sure<T>(mut scan: impl FnMut() -> (T, Vec<ProcId>)) -> T {
+    static SETTLED: OnceLock<Mutex<HashSet<ProcId>>> = OnceLock::new();
+    let settled = || {
+        SETTLED
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let deadline = Instant::now() + UNSURE_WAIT;
+    loop {
+        let (result, unknown) = scan();
+        let mut settled = settled();
+        settled.retain(|(pid, start)| read_stat(*pid).is_some_and(|p| p.start == *start));
+        if unknown.iter().all(|id| settled.contains(id)) {
+            return result;
+        }
+        if Instant::now() >= deadline {
+            settled.extend(unknown);
+            return result;
+        }
+        drop(settled);
+        std::thread::sleep(UNSURE_PAUSE);
+    }
 }
 
 /// The pids among `procs` that descend from glint (in parent order up to
@@ -125,26 +186,49 @@ pub fn descendant_chains(procs: &HashMap<libc::pid_t, Proc>) -> Vec<Vec<libc::pi
 /// session (the kernel never reuses a session's id while it has members), or
 /// descend from such a process or from the shell itself while it is
 /// unreaped (`shell_unreaped`). Ancestors come before their descendants.
-pub fn members(marker: &[u8], shell: libc::pid_t, shell_unreaped: bool) -> Vec<Proc> {
+/// Also returns the live processes on chains left out only because their
+/// environments could not be read ([`Marking::Unknown`]).
+pub fn members(
+    marker: &[u8],
+    shell: libc::pid_t,
+    shell_unreaped: bool,
+) -> (Vec<Proc>, Vec<ProcId>) {
     let procs = all_processes();
-    let mut tagged: HashMap<libc::pid_t, bool> = HashMap::new();
+    let mut markings: HashMap<libc::pid_t, Marking> = HashMap::new();
     let mut found = Vec::new();
+    let mut unsure = Vec::new();
     for chain in descendant_chains(&procs) {
+        let mut unknown = Vec::new();
         let member = chain.iter().any(|&pid| {
-            (shell_unreaped && pid == shell)
+            if (shell_unreaped && pid == shell)
                 || procs.get(&pid).is_some_and(|p| p.session == shell)
-                || *tagged
-                    .entry(pid)
-                    .or_insert_with(|| environ_has(pid, marker, false))
+            {
+                return true;
+            }
+            let marking = *markings
+                .entry(pid)
+                .or_insert_with(|| environ_marking(pid, marker, false));
+            if marking == Marking::Unknown
+                && let Some(p) = procs.get(&pid).filter(|p| !p.zombie)
+            {
+                unknown.push((p.pid, p.start));
+            }
+            marking == Marking::Marked
         });
-        if member && let Some(p) = procs.get(&chain[0]) {
-            found.push((chain.len(), p.clone()));
+        if member {
+            if let Some(p) = procs.get(&chain[0]) {
+                found.push((chain.len(), p.clone()));
+            }
+        } else {
+            unsure.extend(unknown);
         }
     }
     // Ancestors first: a parent killed before its children cannot run code
     // that sees them die (bash would print "Killed ..." into the output).
     found.sort_by_key(|(depth, _)| *depth);
-    found.into_iter().map(|(_, p)| p).collect()
+    unsure.sort_unstable();
+    unsure.dedup();
+    (found.into_iter().map(|(_, p)| p).collect(), unsure)
 }
 
 /// Sends SIGKILL to every live process of the call (repeating the scan
@@ -159,10 +243,16 @@ pub fn kill_now(
     let mut seen: HashSet<(libc::pid_t, u64)> = HashSet::new();
     let mut fds = Vec::new();
     for _ in 0..KILL_ROUNDS {
-        let live: Vec<Proc> = members(marker, shell, shell_unreaped)
-            .into_iter()
-            .filter(|p| !p.zombie && !seen.contains(&(p.pid, p.start)))
-            .collect();
+        let live: Vec<Proc> = scan_until_sure(|| {
+            let (found, unsure) = members(marker, shell, shell_unreaped);
+            let live: Vec<Proc> = found
+                .into_iter()
+                .filter(|p| !p.zombie && !seen.contains(&(p.pid, p.start)))
+                .collect();
+            // Something to kill now: the next round looks again anyway.
+            let unsure = if live.is_empty() { unsure } else { Vec::new() };
+            (live, unsure)
+        });
         if live.is_empty() {
             break;
         }

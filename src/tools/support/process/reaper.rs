@@ -19,7 +19,8 @@ use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use tokio::sync::Notify;
 
 use super::descendants::{
-    Proc, TAG_VARIABLE, all_processes, descendant_chains, environ_has, own_pid,
+    Marking, Proc, ProcId, TAG_VARIABLE, all_processes, descendant_chains, environ_marking,
+    own_pid, scan_until_sure,
 };
 
 /// What the reaper may collect.
@@ -72,7 +73,7 @@ fn run() {
         let mut sigchld =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()).ok();
         loop {
-            reap();
+            scan_until_sure(|| ((), reap()));
             match sigchld.as_mut() {
                 Some(signal) => {
                     tokio::select! {
@@ -122,32 +123,43 @@ pub fn poke() {
 /// background processes outlive it runs this before it returns: a process
 /// killed or ending right after its call is a zombie by the reaper's next
 /// pass, and a zombie's environment (its call marker) can no longer be read.
-/// Blocking (a scan of /proc): run it off the runtime.
+/// Looks again while a process's environment cannot be read yet (one in the
+/// middle of `execve`). Blocking (scans of /proc): run it off the runtime.
 pub fn note_live_calls() {
-    let procs = all_processes();
-    note_live(&procs, &mut registry());
+    scan_until_sure(|| ((), note_live(&all_processes(), &mut registry())));
 }
 
-fn note_live(procs: &HashMap<libc::pid_t, Proc>, registry: &mut Registry) {
+/// Notes the live, marked descendants of glint; returns the live ones whose
+/// marking could not be read ([`Marking::Unknown`]).
+fn note_live(procs: &HashMap<libc::pid_t, Proc>, registry: &mut Registry) -> Vec<ProcId> {
     let marker = format!("{TAG_VARIABLE}={}-", own_pid());
+    let mut unsure = Vec::new();
     for chain in descendant_chains(procs) {
-        if let Some(p) = procs.get(&chain[0])
-            && !p.zombie
-            && !registry.known.contains(&(p.pid, p.start))
-            && environ_has(p.pid, marker.as_bytes(), true)
-        {
-            registry.known.insert((p.pid, p.start));
+        let Some(p) = procs.get(&chain[0]) else {
+            continue;
+        };
+        if p.zombie || registry.known.contains(&(p.pid, p.start)) {
+            continue;
+        }
+        match environ_marking(p.pid, marker.as_bytes(), true) {
+            Marking::Marked => {
+                registry.known.insert((p.pid, p.start));
+            }
+            Marking::Unmarked => {}
+            Marking::Unknown => unsure.push((p.pid, p.start)),
         }
     }
+    unsure
 }
 
 /// One pass: notes the live processes of every call, then collects the
-/// eligible zombie children of glint.
-fn reap() {
+/// eligible zombie children of glint. Returns the live descendants whose
+/// marking could not be read, for [`scan_until_sure`] to look at again.
+fn reap() -> Vec<ProcId> {
     let me = own_pid();
     let procs = all_processes();
     let mut registry = registry();
-    note_live(&procs, &mut registry);
+    let unsure = note_live(&procs, &mut registry);
     for p in procs.values() {
         if p.ppid != me || !p.zombie || registry.active.contains(&p.pid) {
             continue;
@@ -170,6 +182,7 @@ fn reap() {
         active, sessions, ..
     } = &mut *registry;
     sessions.retain(|s| active.contains(s) || live_sessions.contains(s));
+    unsure
 }
 
 /// Whether `pid` runs with no capabilities in its bounding set and
