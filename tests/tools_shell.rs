@@ -338,21 +338,27 @@ fn last_pid(content: &str) -> libc::pid_t {
 async fn background_processes_are_killed_when_the_call_ends() {
     for f in fixtures_under_each_policy() {
         for form in BACKGROUND_FORMS {
-            let _ = std::fs::remove_file(f.root.join("p"));
-            let out = f.ok("shell", json!({"command": form})).await;
-            assert!(out.content.starts_with("Exit code: 0\n"), "{}", out.content);
-            let pid = last_pid(&out.content);
-            assert!(!alive(pid), "{form}: pid {pid} outlived the call");
-            // Named `sleep`, or `nohup`/`setsid` when killed before exec.
-            assert!(
-                out.content
-                    .contains("Note: killed 1 background process left running: ")
-                    && out.content.contains(&format!(" (pid {pid})")),
-                "{form}: {}",
-                out.content
-            );
+            assert_killed_when_the_call_ends(&f, form).await;
         }
     }
+}
+
+/// Runs `form` (which prints the pid it leaves running last) and checks that
+/// the process was killed and named in the result's note.
+async fn assert_killed_when_the_call_ends(f: &Fixture, form: &str) {
+    let _ = std::fs::remove_file(f.root.join("p"));
+    let out = f.ok("shell", json!({"command": form})).await;
+    assert!(out.content.starts_with("Exit code: 0\n"), "{}", out.content);
+    let pid = last_pid(&out.content);
+    assert!(!alive(pid), "{form}: pid {pid} outlived the call");
+    // Named `sleep`, or `nohup`/`setsid` when killed before exec.
+    assert!(
+        out.content
+            .contains("Note: killed 1 background process left running: ")
+            && out.content.contains(&format!(" (pid {pid})")),
+        "{form}: {}",
+        out.content
+    );
 }
 
 /// A process in the middle of `execve` shows an empty environment, so one
@@ -367,18 +373,7 @@ async fn a_background_process_with_an_unreadable_marker_is_caught_later() {
         export GLINT_SHELL_CALL=$GLINT_SHELL_CALL; exec sleep 300 > /dev/null\" & \
         read pid < p; echo $pid";
     for f in fixtures_under_each_policy() {
-        let _ = std::fs::remove_file(f.root.join("p"));
-        let out = f.ok("shell", json!({"command": FORM})).await;
-        assert!(out.content.starts_with("Exit code: 0\n"), "{}", out.content);
-        let pid = last_pid(&out.content);
-        assert!(!alive(pid), "pid {pid} outlived the call: {}", out.content);
-        assert!(
-            out.content
-                .contains("Note: killed 1 background process left running: ")
-                && out.content.contains(&format!(" (pid {pid})")),
-            "{}",
-            out.content
-        );
+        assert_killed_when_the_call_ends(&f, FORM).await;
     }
 }
 
