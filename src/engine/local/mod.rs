@@ -451,25 +451,18 @@ impl LocalEngine {
         let (tx, rx) = mpsc::channel(64);
         let model = self.model.clone();
         let in_cache = self.in_cache.clone();
-        let mut settings = self.settings(stop);
+        let settings = self.settings(stop);
         tokio::spawn(async move {
-            settings.cached_tokens = cached_len(&in_cache, &ids);
-            let prompt_ids = ids.clone();
-            match request::stream_completion(&model, ids, settings, &tx).await {
-                Ok(Some(finished)) => {
-                    record_in_cache(&in_cache, prompt_ids, &finished.computed);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    let _ = tx.send(Err(error)).await;
-                }
+            if let Err(error) = complete_through_cache(&model, &in_cache, ids, settings, &tx).await
+            {
+                let _ = tx.send(Err(error)).await;
             }
         });
         tokio_stream_from(rx)
     }
 
     /// A request's settings, before its prompt's ids are known (their
-    /// cached part is counted once they are, by [`cached_len`]).
+    /// cached part is counted once they are, by [`complete_through_cache`]).
     fn settings(&self, stop: Vec<String>) -> RequestSettings {
         RequestSettings {
             max_context: self.max_context,
@@ -506,7 +499,7 @@ impl RawCompletion for LocalEngine {
         let continuation = self.continuation.clone();
         let last_prompt = self.last_prompt.clone();
         let in_cache = self.in_cache.clone();
-        let mut settings = self.settings(request.stop);
+        let settings = self.settings(request.stop);
         tokio::spawn(async move {
             let prompt = request.prompt;
             let result = async {
@@ -523,15 +516,13 @@ impl RawCompletion for LocalEngine {
                     }
                     None => tokenize(&model, prompt.clone()).await?,
                 };
-                let prompt_ids = ids.clone();
                 last_prompt
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone_from(&ids);
-                settings.cached_tokens = cached_len(&in_cache, &ids);
-                let finished = request::stream_completion(&model, ids, settings, &tx).await?;
-                if let Some(finished) = finished {
-                    let held = record_in_cache(&in_cache, prompt_ids, &finished.computed);
+                let finished =
+                    complete_through_cache(&model, &in_cache, ids, settings, &tx).await?;
+                if let Some((finished, held)) = finished {
                     remember(&continuation, prompt + &finished.text, held);
                 }
                 Ok(())
@@ -556,24 +547,31 @@ fn remember(continuation: &Mutex<Option<Continuation>>, text: String, ids: Vec<u
         Some(Continuation::new(text, ids));
 }
 
-/// How many leading tokens of `ids` the last finished request left in the
-/// prefix cache.
-fn cached_len(in_cache: &Mutex<Vec<u32>>, ids: &[u32]) -> usize {
-    shared_prefix_len(
-        ids,
+/// Streams the completion of `ids` with `settings`, told first how many of
+/// them the prefix cache holds (`in_cache`, the last finished request's ids);
+/// a request that finishes becomes that record. Returns it with those ids,
+/// its prompt's and its computed output's.
+async fn complete_through_cache(
+    model: &Arc<mistralrs::Model>,
+    in_cache: &Mutex<Vec<u32>>,
+    ids: Vec<u32>,
+    mut settings: RequestSettings,
+    out: &mpsc::Sender<Result<RawChunk, EngineError>>,
+) -> Result<Option<(request::Finished, Vec<u32>)>, EngineError> {
+    settings.cached_tokens = shared_prefix_len(
+        &ids,
         &in_cache.lock().unwrap_or_else(PoisonError::into_inner),
-    )
-}
-
-/// Records a finished request's prompt and computed output as what the
-/// prefix cache holds; returns those ids.
-fn record_in_cache(in_cache: &Mutex<Vec<u32>>, mut ids: Vec<u32>, computed: &[u32]) -> Vec<u32> {
-    ids.extend_from_slice(computed);
+    );
+    let mut held = ids.clone();
+    let Some(finished) = request::stream_completion(model, ids, settings, out).await? else {
+        return Ok(None);
+    };
+    held.extend_from_slice(&finished.computed);
     in_cache
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .clone_from(&ids);
-    ids
+        .clone_from(&held);
+    Ok(Some((finished, held)))
 }
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<RawChunk, EngineError>>) -> RawStream {
