@@ -137,11 +137,13 @@ pub fn scan_until_sure<T>(mut scan: impl FnMut() -> (T, Vec<ProcId>)) -> T {
     loop {
         let (result, unknown) = scan();
         let mut settled = settled();
-        settled.retain(|(pid, start)| read_stat(*pid).is_some_and(|p| p.start == *start));
         if unknown.iter().all(|id| settled.contains(id)) {
             return result;
         }
         if Instant::now() >= deadline {
+            // Forgets the ended ones only here, not on every scan: the
+            // identities are never reused, so a stale entry only takes room.
+            settled.retain(|(pid, start)| read_stat(*pid).is_some_and(|p| p.start == *start));
             settled.extend(unknown);
             return result;
         }
