@@ -242,7 +242,7 @@ pub fn kill_now(
     shell_unreaped: bool,
 ) -> (Vec<Proc>, Vec<OwnedFd>) {
     let mut killed: Vec<Proc> = Vec::new();
-    let mut seen: HashSet<(libc::pid_t, u64)> = HashSet::new();
+    let mut seen: HashSet<ProcId> = HashSet::new();
     let mut fds = Vec::new();
     for _ in 0..KILL_ROUNDS {
         let live: Vec<Proc> = scan_until_sure(|| {

@@ -30,8 +30,8 @@ struct Registry {
     active: HashSet<libc::pid_t>,
     /// Sessions that shell calls lead (a shell's pid is its session id).
     sessions: HashSet<libc::pid_t>,
-    /// Processes seen as a call's, as (pid, start time).
-    known: HashSet<(libc::pid_t, u64)>,
+    /// Processes seen as a call's.
+    known: HashSet<ProcId>,
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -109,8 +109,8 @@ pub fn shell_done(pid: libc::pid_t) {
     poke();
 }
 
-/// Marks processes, as (pid, start time), as a call's.
-pub fn remember(processes: impl IntoIterator<Item = (libc::pid_t, u64)>) {
+/// Marks processes as a call's.
+pub fn remember(processes: impl IntoIterator<Item = ProcId>) {
     registry().known.extend(processes);
 }
 
